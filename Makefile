@@ -1,0 +1,108 @@
+# vmkit - one GNU Makefile for the whole tree.
+#   make [V=1] [WERROR=0] [CC=clang]    build bin/vmctl and bin/vm-provision
+#   make check                          unit, differential, fuzz, man and integration tests
+#   make install [PREFIX=/usr/local] [DESTDIR=]
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share/vmkit
+MANDIR  ?= $(PREFIX)/share/man
+
+CC      ?= cc
+CLANG   ?= clang
+WERROR  ?= 1
+FUZZ_SECONDS ?= 30
+
+WARN     = -Wall -Wextra -Wformat=2 -Wshadow -Wwrite-strings -Wmissing-prototypes
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) \
+             -Itoolstack/lib -DVMKIT_DATADIR='"$(DATADIR)"'
+
+PKGS      = json-c
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljson-c)
+ALL_CFLAGS += $(PKG_CFLAGS)
+
+ifeq ($(V),1)
+Q =
+say =
+else
+Q = @
+say = @printf '  %-8s %s\n' $(1) $(2);
+endif
+
+LIB_SRC     := $(sort $(wildcard toolstack/lib/*.c))
+VMCTL_SRC   := $(sort $(wildcard toolstack/*.c))
+PROV_SRC    := $(sort $(wildcard provision/*.c))
+UNIT_SRC    := $(sort $(wildcard tests/unit/test-*.c))
+
+LIB         := build/libvmkit.a
+LIB_OBJ     := $(LIB_SRC:%.c=build/%.o)
+VMCTL_OBJ   := $(VMCTL_SRC:%.c=build/%.o)
+PROV_OBJ    := $(PROV_SRC:%.c=build/%.o)
+UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+
+PROGRAMS    := bin/vmctl $(if $(PROV_SRC),bin/vm-provision)
+
+all: $(PROGRAMS)
+
+build/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+bin/vmctl: $(VMCTL_OBJ) $(LIB)
+	@mkdir -p bin
+	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bin/vm-provision: $(PROV_OBJ) $(LIB)
+	@mkdir -p bin
+	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< $(LIB) $(PKG_LIBS)
+
+# Xen's own parser, for the differential test (Debian: libxen-dev).
+build/tests/xlu-dump: tests/xlu/xlu-dump.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) -std=gnu11 -O1 -g -o $@ $< \
+	    $$(pkg-config --cflags --libs xlutil xenlight json-c)
+
+# The parser fuzz target: the library's sources built again with clang's
+# libFuzzer, ASan and UBSan.
+FUZZ_SAN = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_BIN = build/fuzz/fuzz-cfg build/fuzz/fuzz-disk
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(call say,CLANG,$@)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(FUZZ_SAN) \
+	    -Itoolstack/lib $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+TESTS = $(UNIT_BIN) $(sort $(wildcard tests/*/*.t))
+
+check: all $(UNIT_BIN) build/tests/xlu-dump $(FUZZ_BIN)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) prove --timer --exec tests/lib/run-one $(TESTS)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	cp -R templates hooks $(DESTDIR)$(DATADIR)/
+	for m in man/*.[158]; do \
+	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
+
+clean:
+	rm -rf build bin
+
+.PHONY: all check install clean
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+print-cflags:
+	@echo $(ALL_CFLAGS)
+.PHONY: print-cflags
