@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# timeout: 600
+# libFuzzer targets under ASan and UBSan, FUZZ_SECONDS each (default 30),
+# seeded from the config corpus; the corpus they grow stays in a temp dir.
+. tests/lib/tap.sh
+secs=${FUZZ_SECONDS:-30}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/cfg" "$tmp/disk"
+cp tests/config/corpus/*.cfg tests/config/errors/*.cfg "$tmp/cfg/"
+# every disk item of the corpus, one per seed file
+i=0
+for f in tests/config/corpus/*.cfg; do
+    bin/vmctl config-dump --json "$f" 2>/dev/null |
+        jq -r '.settings.disk // [] | .[] | strings' 2>/dev/null
+done | while IFS= read -r spec; do
+    i=$((i + 1)); printf '%s' "$spec" > "$tmp/disk/$i"
+done
+for t in cfg disk; do
+    bin=build/fuzz/fuzz-$t
+    if [ ! -x "$bin" ]; then
+        ok 1 "fuzz-$t: built (make $bin needs clang)"; continue
+    fi
+    if "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$tmp/" "$tmp/$t" > "$tmp/log" 2>&1; then
+        ok 0 "fuzz-$t: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$tmp/log" | tail -n 1), no finding"
+    else
+        ok 1 "fuzz-$t: finding"
+        tail -n 40 "$tmp/log" | diag
+        for a in "$tmp"/crash-* "$tmp"/leak-* "$tmp"/timeout-*; do
+            [ -f "$a" ] && { echo "input: $(basename "$a")"; od -c "$a" | head -n 20; } | diag
+        done
+    fi
+done
+done_testing
