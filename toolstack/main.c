@@ -48,6 +48,10 @@ static int cmd_help(int argc, char **argv)
 {
     const struct command *cmd;
 
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        vmctl_usage(stdout, vmctl_command("help"));
+        return EXIT_OK;
+    }
     if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
         vmctl_usage(stderr, vmctl_command("help"));
         return EXIT_USAGE;
@@ -94,6 +98,11 @@ int main(int argc, char **argv)
     }
     if ((cmd->flags & CMD_NEEDS_ROOT) && geteuid() != 0) {
         fprintf(stderr, "%s %s: must be run as root\n", vmctl_prog, cmd->name);
+        return EXIT_FAIL;
+    }
+    /* getopt's messages name argv[0]: make it "vmctl NAME" */
+    if (asprintf(&argv[1], "%s %s", vmctl_prog, cmd->name) < 0) {
+        fprintf(stderr, "%s: out of memory\n", vmctl_prog);
         return EXIT_FAIL;
     }
     return check_stdout(cmd->run(argc - 1, argv + 1));

@@ -565,7 +565,7 @@ static int vif_parse_item(struct vif_spec *v, char *item, struct vif_ctx *c)
     if (vif_key_unapplied(key))
         vif_warn(c, "vif key `%s' is parsed, not applied", key);
     else
-        vif_warn(c, "unrecognized vif option `%s' (ignored, as xl does)", key);
+        vif_warn(c, "unrecognized vif option `%s' (kept and written back, not applied; xl ignores it)", key);
     return 0;
 }
 
