@@ -593,67 +593,62 @@ static int parse_bootloader(struct ctx *c)
     return 0;
 }
 
-/* disk and vif: lists of spec strings. */
+/* The list under key (disk, vif), whose items must all be strings: *list_r
+ * is NULL when it is absent or empty.  0, or -EINVAL after recording errors. */
+static int get_spec_list(struct ctx *c, const char *key, const struct cfg_value **list_r)
+{
+    const struct cfg_value *list;
+    int r = cfg_get_list(c->cfg, key, &list, c->d), bad = 0;
+
+    *list_r = NULL;
+    if (r)
+        return r == -ENOENT ? 0 : r;
+    for (size_t i = 0; i < list->nitems; i++) {
+        const struct cfg_value *it = list->items[i];
+
+        if (it->type == CFG_LIST) {
+            diag_error(c->d, src(c), it->line, it->col,
+                       "%s item %zu is a list; each %s is one string (xl would"
+                       " silently drop it and every item after it)", key, i, key);
+            bad = 1;
+        }
+    }
+    if (bad)
+        return -EINVAL;
+    if (list->nitems)
+        *list_r = list;
+    return 0;
+}
+
 static int parse_devices(struct ctx *c)
 {
     struct domain_desc *dom = c->dom;
-    const struct cfg_value *list;
+    const struct cfg_value *disks, *vifs;
     int r, bad = 0;
 
-    r = cfg_get_list(c->cfg, "disk", &list, c->d);
-    if (r == -EINVAL)
-        bad = 1;
-    if (r == 0 && list->nitems) {
-        dom->disks = calloc(list->nitems, sizeof(*dom->disks));
-        if (!dom->disks) {
-            c->nomem = 1;
-            return 0;
-        }
-        for (size_t i = 0; i < list->nitems; i++) {
-            const struct cfg_value *it = list->items[i];
+    bad |= get_spec_list(c, "disk", &disks) != 0;
+    bad |= get_spec_list(c, "vif", &vifs) != 0;
+    if (disks && !(dom->disks = calloc(disks->nitems, sizeof(*dom->disks))))
+        c->nomem = 1;
+    if (vifs && !(dom->vifs = calloc(vifs->nitems, sizeof(*dom->vifs))))
+        c->nomem = 1;
+    if (c->nomem)
+        return 0;
+    for (size_t i = 0; disks && i < disks->nitems; i++) {
+        const struct cfg_value *it = disks->items[i];
 
-            disk_spec_init(&dom->disks[dom->ndisks++]);
-            if (it->type == CFG_LIST) {
-                diag_error(c->d, src(c), it->line, it->col,
-                           "disk item %zu is a list; each disk is one string"
-                           " (xl would silently ignore it and every disk after it)", i);
-                bad = 1;
-                continue;
-            }
-            r = disk_parse(it->str, src(c), it->line, it->col,
-                           &dom->disks[i], c->d);
-            if (r == -ENOMEM)
-                c->nomem = 1;
-            else if (r)
-                bad = 1;
-        }
+        disk_spec_init(&dom->disks[dom->ndisks++]);
+        r = disk_parse(it->str, src(c), it->line, it->col, &dom->disks[i], c->d);
+        c->nomem |= r == -ENOMEM;
+        bad |= r != 0;
     }
+    for (size_t i = 0; vifs && i < vifs->nitems; i++) {
+        const struct cfg_value *it = vifs->items[i];
 
-    r = cfg_get_list(c->cfg, "vif", &list, c->d);
-    if (r == -EINVAL)
-        bad = 1;
-    if (r == 0 && list->nitems) {
-        dom->vifs = calloc(list->nitems, sizeof(*dom->vifs));
-        if (!dom->vifs) {
-            c->nomem = 1;
-            return 0;
-        }
-        for (size_t i = 0; i < list->nitems; i++) {
-            const struct cfg_value *it = list->items[i];
-
-            vif_spec_init(&dom->vifs[dom->nvifs++]);
-            if (it->type == CFG_LIST) {
-                diag_error(c->d, src(c), it->line, it->col,
-                           "vif item %zu is a list; each vif is one string", i);
-                bad = 1;
-                continue;
-            }
-            r = vif_parse(it->str, src(c), it->line, it->col, &dom->vifs[i], c->d);
-            if (r == -ENOMEM)
-                c->nomem = 1;
-            else if (r)
-                bad = 1;
-        }
+        vif_spec_init(&dom->vifs[dom->nvifs++]);
+        r = vif_parse(it->str, src(c), it->line, it->col, &dom->vifs[i], c->d);
+        c->nomem |= r == -ENOMEM;
+        bad |= r != 0;
     }
     return bad ? -EINVAL : 0;
 }
