@@ -20,7 +20,7 @@ WARN    += -Werror
 endif
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) \
-             -Itoolstack/lib -DVMKIT_DATADIR='"$(DATADIR)"'
+             -Itoolstack/lib -Ihypervisor -Iprovision -DVMKIT_DATADIR='"$(DATADIR)"'
 
 PKGS      = json-c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -36,14 +36,19 @@ say = @printf '  %-8s %s\n' $(1) $(2);
 endif
 
 LIB_SRC     := $(sort $(wildcard toolstack/lib/*.c))
+HV_SRC      := $(sort $(wildcard hypervisor/*.c))
 VMCTL_SRC   := $(sort $(wildcard toolstack/*.c))
 PROV_SRC    := $(sort $(wildcard provision/*.c))
+# provision/'s modules without main.c, for vm-provision and its unit tests
+PROV_LIB_SRC := $(filter-out provision/main.c,$(PROV_SRC))
 UNIT_SRC    := $(sort $(wildcard tests/unit/test-*.c))
 
 LIB         := build/libvmkit.a
-LIB_OBJ     := $(LIB_SRC:%.c=build/%.o)
+PROV_LIB    := build/libprovision.a
+LIB_OBJ     := $(LIB_SRC:%.c=build/%.o) $(HV_SRC:%.c=build/%.o)
 VMCTL_OBJ   := $(VMCTL_SRC:%.c=build/%.o)
 PROV_OBJ    := $(PROV_SRC:%.c=build/%.o)
+PROV_LIB_OBJ := $(PROV_LIB_SRC:%.c=build/%.o)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 
 PROGRAMS    := bin/vmctl $(if $(PROV_SRC),bin/vm-provision)
@@ -57,17 +62,22 @@ build/%.o: %.c
 $(LIB): $(LIB_OBJ)
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
+$(PROV_LIB): $(PROV_LIB_OBJ)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
 bin/vmctl: $(VMCTL_OBJ) $(LIB)
 	@mkdir -p bin
 	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-bin/vm-provision: $(PROV_OBJ) $(LIB)
+bin/vm-provision: build/provision/main.o $(PROV_LIB) $(LIB)
 	@mkdir -p bin
 	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-build/tests/%: tests/unit/%.c $(LIB)
+# Unit tests link provision/'s modules too (test-settings, test-aptsrc, ...).
+build/tests/%: tests/unit/%.c $(PROV_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< $(LIB) $(PKG_LIBS)
+	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< \
+	    $(PROV_LIB) $(LIB) $(PKG_LIBS)
 
 # Xen's own parser, for the differential test (Debian: libxen-dev).
 build/tests/xlu-dump: tests/xlu/xlu-dump.c
@@ -93,7 +103,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
-	cp -R templates hooks $(DESTDIR)$(DATADIR)/
+	cp -R $(wildcard templates hooks) $(DESTDIR)$(DATADIR)/
 	for m in man/*.[158]; do \
 	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
 

@@ -63,30 +63,46 @@ void diag_add(struct diag *d, enum diag_level level, const char *file,
     va_end(ap);
 }
 
-/* Orders entries by position in their file; entries without a line
- * first; otherwise the order they were recorded in. */
+/* An entry and the rank of its file: entries without a file first, then
+ * each file in the order it was first named. */
+struct ordered {
+    const struct diag_entry *e;
+    size_t file_rank;
+};
+
+/* Orders entries by file, then by position in the file (entries without
+ * a line first); otherwise the order they were recorded in. */
 static int by_position(const void *a, const void *b)
 {
-    const struct diag_entry *x = *(const struct diag_entry *const *)a;
-    const struct diag_entry *y = *(const struct diag_entry *const *)b;
+    const struct ordered *x = a, *y = b;
 
-    if (x->line != y->line)
-        return x->line < y->line ? -1 : 1;
-    if (x->col != y->col)
-        return x->col < y->col ? -1 : 1;
-    return x < y ? -1 : x > y;
+    if (x->file_rank != y->file_rank)
+        return x->file_rank < y->file_rank ? -1 : 1;
+    if (x->e->line != y->e->line)
+        return x->e->line < y->e->line ? -1 : 1;
+    if (x->e->col != y->e->col)
+        return x->e->col < y->e->col ? -1 : 1;
+    return x->e < y->e ? -1 : x->e > y->e;
 }
 
 void diag_print(const struct diag *d, FILE *out, const char *prog)
 {
-    const struct diag_entry **order = malloc(d->n * sizeof(*order) + 1);
+    struct ordered *order = malloc(d->n * sizeof(*order) + 1);
 
-    for (size_t i = 0; order && i < d->n; i++)
-        order[i] = &d->v[i];
+    for (size_t i = 0; order && i < d->n; i++) {
+        order[i].e = &d->v[i];
+        order[i].file_rank = 0;
+        for (size_t j = 0; d->v[i].file && j <= i; j++) {
+            if (d->v[j].file && !strcmp(d->v[j].file, d->v[i].file)) {
+                order[i].file_rank = j + 1;
+                break;
+            }
+        }
+    }
     if (order)
         qsort(order, d->n, sizeof(*order), by_position);
     for (size_t i = 0; i < d->n; i++) {
-        const struct diag_entry *e = order ? order[i] : &d->v[i];
+        const struct diag_entry *e = order ? order[i].e : &d->v[i];
         const char *lvl = e->level == DIAG_ERROR ? "error" : "warning";
 
         if (!e->file)
