@@ -1,0 +1,1019 @@
+/*
+ * plan.c - from checked options to a provisioning plan (see plan.h).
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "aptsrc.h"
+#include "cfg.h"
+#include "check.h"
+#include "paths.h"
+#include "plan.h"
+#include "units.h"
+#include "vif.h"
+
+const char *const plan_step_names[] = {
+    "validate", "lock", "storage", "install", "hooks", "kernel", "config", "boot", NULL,
+};
+
+static const char *const fs_names[] = { "ext4", "xfs", "btrfs" };
+static const char *const fs_packages[] = { "e2fsprogs", "xfsprogs", "btrfs-progs" };
+
+void plan_init(struct plan *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->prefix = -1;
+}
+
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+void plan_dispose(struct plan *p)
+{
+    free(p->hostname);
+    dist_dispose(&p->dist);
+    free(p->dist_origin);
+    free(p->arch);
+    free(p->install_source);
+    free(p->mirror);
+    free(p->mirror_origin);
+    strv_free(p->packages);
+    free(p->image_dir);
+    free(p->disk_path);
+    free(p->swap_path);
+    free(p->ssh_key);
+    free(p->ip);
+    free(p->gateway);
+    free(p->nameservers);
+    free(p->bridge);
+    strv_free(p->roles);
+    strv_free(p->hook_dirs);
+    free(p->config_path);
+    free(p->lock_path);
+    free(p->kernel_path);
+    free(p->ramdisk_path);
+    free(p->cachedir);
+    free(p->noswap_origin);
+    free(p->nocache_origin);
+    plan_init(p);
+}
+
+/* Appends a copy of s to the NULL-terminated *v; 0 or -ENOMEM. */
+static int strv_add(char ***v, const char *s)
+{
+    size_t n = 0;
+    char **nv, *c = strdup(s);
+
+    if (!c)
+        return -ENOMEM;
+    while (*v && (*v)[n])
+        n++;
+    nv = realloc(*v, (n + 2) * sizeof(*nv));
+    if (!nv) {
+        free(c);
+        return -ENOMEM;
+    }
+    nv[n] = c;
+    nv[n + 1] = NULL;
+    *v = nv;
+    return 0;
+}
+
+static int strv_has(char *const *v, const char *s)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        if (!strcmp(v[i], s))
+            return 1;
+    return 0;
+}
+
+/* The words of a dist_words or strv joined by sep, into a new string. */
+static char *join(char *const *v, size_t n, const char *sep)
+{
+    size_t len = 1;
+    char *s;
+
+    for (size_t i = 0; i < n; i++)
+        len += strlen(v[i]) + strlen(sep);
+    if (!(s = malloc(len)))
+        return NULL;
+    s[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strcat(s, sep);
+        strcat(s, v[i]);
+    }
+    return s;
+}
+
+static size_t strv_len(char *const *v)
+{
+    size_t n = 0;
+
+    while (v && v[n])
+        n++;
+    return n;
+}
+
+static const char *family_title(const char *family)
+{
+    if (!family)
+        return "unknown";
+    return !strcmp(family, "ubuntu") ? "Ubuntu" : !strcmp(family, "debian") ? "Debian" : family;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+
+    return lstat(path, &st) == 0;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* A value of an option, or NULL when it was not set (or was bad). */
+static const char *val(const struct opt_set *o, enum opt_slot slot)
+{
+    const struct opt_value *v = &o->v[slot];
+
+    return v->by && !v->bad ? v->value : NULL;
+}
+
+/* A fresh random (version 4) uuid; 0 or -errno. */
+static int make_uuid(unsigned char uuid[16])
+{
+    size_t got = 0;
+
+    while (got < 16) {
+        ssize_t n = getrandom(uuid + got, 16 - got, 0);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            /* no getrandom(): the device */
+            int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC), e;
+
+            if (fd < 0)
+                return -errno;
+            n = read(fd, uuid, 16);
+            e = errno;
+            close(fd);
+            if (n != 16)
+                return n < 0 ? -e : -EIO;
+            got = 16;
+            break;
+        }
+        got += (size_t)n;
+    }
+    uuid[6] = (unsigned char)((uuid[6] & 0x0f) | 0x40);
+    uuid[8] = (unsigned char)((uuid[8] & 0x3f) | 0x80);
+    return 0;
+}
+
+struct ctx {
+    const struct opt_set *o;
+    const struct plan_env *env;
+    struct plan *p;
+    struct diag *d;
+    int usage;          /* a bad input was recorded */
+    int failed;         /* a failure was recorded */
+    int nomem;
+};
+
+#define NOMEM(c) ((c)->nomem = 1)
+
+/* ---- the distribution ---- */
+
+static char *known_dists(struct ctx *c)
+{
+    char **names = NULL, *s;
+    int r = dist_names(c->env->datadir, &names);
+
+    if (r == -ENOMEM) {
+        NOMEM(c);
+        return NULL;
+    }
+    if (r || !names[0])
+        s = strdup("none: the data directory has no templates/dist");
+    else
+        s = join(names, strv_len(names), " ");
+    dist_names_free(names);
+    if (!s)
+        NOMEM(c);
+    return s;
+}
+
+static void resolve_dist(struct ctx *c, const struct aptsrc_release *rel)
+{
+    const struct opt_value *v = &c->o->v[SLOT_DIST];
+    const char *name = val(c->o, SLOT_DIST);
+    char *known = NULL, *dir = NULL;
+    int r;
+
+    if (v->bad)
+        return;
+    if (!name && !rel->codename) {
+        known = known_dists(c);
+        options_error(c->d, c->o, SLOT_DIST, "not given, and %s names no"
+                      " VERSION_CODENAME to default to; give --dist (known: %s)",
+                      rel->file ? rel->file : "no os-release file",
+                      known ? known : "?");
+        c->usage = 1;
+        goto out;
+    }
+    if (!name) {
+        const char *why;
+
+        if (check_name(rel->codename, &why)) {
+            options_error(c->d, c->o, SLOT_DIST, "not given, and the host's release"
+                          " `%s' (%s) is not a distribution name; give --dist",
+                          rel->codename, rel->file);
+            c->usage = 1;
+            goto out;
+        }
+        name = rel->codename;
+    }
+    r = dist_load(c->env->datadir, name, &c->p->dist, c->d);
+    if (r == -ENOENT) {
+        known = known_dists(c);
+        dir = paths_join(c->env->datadir, "templates/dist");
+        if (val(c->o, SLOT_DIST))
+            options_error(c->d, c->o, SLOT_DIST, "unknown distribution `%s' (known: %s)",
+                          name, known ? known : "?");
+        else
+            options_error(c->d, c->o, SLOT_DIST, "not given, and the host's release"
+                          " `%s' (%s) has no definition in %s; give --dist (known: %s)",
+                          name, rel->file, dir ? dir : "templates/dist",
+                          known ? known : "?");
+        c->usage = 1;
+        goto out;
+    }
+    if (r == -ENOMEM) {
+        NOMEM(c);
+        goto out;
+    }
+    if (r) {
+        c->failed = 1;
+        goto out;
+    }
+    if (val(c->o, SLOT_DIST))
+        c->p->dist_origin = options_origin(c->o, SLOT_DIST);
+    else if (asprintf(&c->p->dist_origin, "the host's release, %s", rel->file) < 0)
+        c->p->dist_origin = NULL;
+    if (!c->p->dist_origin)
+        NOMEM(c);
+out:
+    free(known);
+    free(dir);
+}
+
+static void resolve_arch(struct ctx *c)
+{
+    const char *arch = val(c->o, SLOT_ARCH);
+    char *list;
+
+    if (c->o->v[SLOT_ARCH].bad)
+        return;
+    if (!arch)
+        arch = "amd64";
+    if (!(c->p->arch = strdup(arch))) {
+        NOMEM(c);
+        return;
+    }
+    if (!c->p->dist.name || dist_words_has(&c->p->dist.architectures, arch))
+        return;
+    list = join(c->p->dist.architectures.v, c->p->dist.architectures.n, " ");
+    options_error(c->d, c->o, SLOT_ARCH, "`%s' is not an architecture vmkit provisions"
+                  " %s for (%s lists: %s)", arch, c->p->dist.name, c->p->dist.file,
+                  list ? list : "?");
+    free(list);
+    c->usage = 1;
+}
+
+/* ---- install method, source, mirror, packages ---- */
+
+static void resolve_install(struct ctx *c)
+{
+    static const char *const methods[] = { "mmdebstrap", "debootstrap", "tar", "copy" };
+    const char *m = val(c->o, SLOT_INSTALL_METHOD), *src = val(c->o, SLOT_INSTALL_SOURCE);
+    const struct opt_value *sv = &c->o->v[SLOT_INSTALL_SOURCE];
+    struct stat st;
+
+    if (c->o->v[SLOT_INSTALL_METHOD].bad)
+        return;
+    if (!m)
+        m = "mmdebstrap";
+    for (size_t i = 0; i < 4; i++)
+        if (!strcmp(methods[i], m))
+            c->p->install_method = methods[i];
+    if (!strcmp(m, "tar") || !strcmp(m, "copy")) {
+        int tar = !strcmp(m, "tar");
+
+        if (sv->bad)
+            return;
+        if (!src) {
+            options_error(c->d, c->o, SLOT_INSTALL_SOURCE, "required with"
+                          " --install-method %s (the root file system %s)", m,
+                          tar ? "tarball" : "directory");
+            c->usage = 1;
+            return;
+        }
+        if (stat(src, &st) < 0 || (tar && !S_ISREG(st.st_mode)) ||
+            (!tar && !S_ISDIR(st.st_mode))) {
+            options_error(c->d, c->o, SLOT_INSTALL_SOURCE, "%s: not a %s, as"
+                          " --install-method %s needs", src,
+                          tar ? "regular file (a tarball)" : "directory", m);
+            c->usage = 1;
+            return;
+        }
+        if (!(c->p->install_source = strdup(src)))
+            NOMEM(c);
+        return;
+    }
+    if (src && sv->layer == LAYER_CMDLINE) {
+        options_error(c->d, c->o, SLOT_INSTALL_SOURCE, "only with --install-method"
+                      " tar or copy (the method is %s)", m);
+        c->usage = 1;
+    }
+}
+
+static void resolve_mirror(struct ctx *c, const struct aptsrc_release *rel)
+{
+    const struct dist *dist = &c->p->dist;
+    const char *mirror = val(c->o, SLOT_MIRROR), *host_family;
+    struct aptsrc_mirror m = { 0 };
+    int r;
+
+    if (c->o->v[SLOT_MIRROR].bad || !dist->name || !c->p->install_method ||
+        !strcmp(c->p->install_method, "tar") || !strcmp(c->p->install_method, "copy"))
+        return;
+    if (mirror) {
+        c->p->mirror = strdup(mirror);
+        c->p->mirror_origin = options_origin(c->o, SLOT_MIRROR);
+        goto check;
+    }
+    if (dist->mirror) {
+        c->p->mirror = strdup(dist->mirror);
+        if (asprintf(&c->p->mirror_origin, "%s:%d", dist->file, dist->mirror_line) < 0)
+            c->p->mirror_origin = NULL;
+        goto check;
+    }
+    host_family = aptsrc_release_family(rel);
+    if (!host_family || strcmp(host_family, dist->family)) {
+        options_error(c->d, c->o, SLOT_MIRROR, "not given, and %s is a%s %s release"
+                      " while this host is %s (%s), so its apt sources name no %s"
+                      " mirror; give one with --mirror URL or `mirror = URL' in"
+                      " provision.conf", dist->name,
+                      strcmp(dist->family, "ubuntu") ? "" : "n", family_title(dist->family),
+                      host_family ? family_title(host_family) : "neither Debian nor Ubuntu",
+                      rel->file ? rel->file : "no os-release file",
+                      family_title(dist->family));
+        c->usage = 1;
+        return;
+    }
+    r = aptsrc_find_mirror(c->env->apt_root, rel->codename, &m, c->d);
+    if (r == -ENOENT) {
+        char *list = paths_join(c->env->apt_root, "etc/apt/sources.list");
+
+        options_error(c->d, c->o, SLOT_MIRROR, "not given, and %s and %s.d/ name no"
+                      " usable `deb' source (http, https or file, component main, not a"
+                      " -security suite); give --mirror URL", list ? list : "sources.list",
+                      list ? list : "sources.list");
+        free(list);
+        c->usage = 1;
+        return;
+    }
+    if (r == -ENOMEM) {
+        NOMEM(c);
+        return;
+    }
+    if (r) {
+        c->failed = 1;
+        return;
+    }
+    c->p->mirror = m.uri;
+    m.uri = NULL;
+    if (asprintf(&c->p->mirror_origin, "%s:%d", m.file, m.line) < 0)
+        c->p->mirror_origin = NULL;
+    aptsrc_mirror_dispose(&m);
+check:
+    if (!c->p->mirror || !c->p->mirror_origin)
+        NOMEM(c);
+}
+
+static void resolve_packages(struct ctx *c, int fs)
+{
+    const struct dist *dist = &c->p->dist;
+    int bad = 0;
+
+    if (!dist->name)
+        return;
+    for (size_t i = 0; i < dist->packages.n; i++)
+        if (!strv_has(c->p->packages, dist->packages.v[i]))
+            bad |= strv_add(&c->p->packages, dist->packages.v[i]);
+    if (!strv_has(c->p->packages, dist->kernel_package))
+        bad |= strv_add(&c->p->packages, dist->kernel_package);
+    if (fs >= 0 && !strv_has(c->p->packages, fs_packages[fs]))
+        bad |= strv_add(&c->p->packages, fs_packages[fs]);
+    if (bad)
+        NOMEM(c);
+}
+
+/* ---- storage and machine ---- */
+
+static void size_text(uint64_t b, char out[24])
+{
+    if (units_format_size(b, out, 24))
+        snprintf(out, 24, "?");
+}
+
+static uint64_t size_of(const struct opt_set *o, enum opt_slot slot, const char *def)
+{
+    const char *s = val(o, slot);
+    uint64_t b = 0;
+
+    if (options_parse_size(s ? s : def, &b))
+        return 0;
+    return b;
+}
+
+static int resolve_storage(struct ctx *c)
+{
+    const struct opt_value *sw = &c->o->v[SLOT_SWAP];
+    const char *dir = val(c->o, SLOT_DIR), *fs = val(c->o, SLOT_FS);
+    const char *fmt = val(c->o, SLOT_IMAGE_FORMAT);
+    int fsi = 0;
+
+    if (!dir)
+        dir = c->env->libdir;
+    if (!fs)
+        fs = "ext4";
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(fs_names[i], fs))
+            fsi = i;
+    c->p->fs = fs_names[fsi];
+    c->p->image_format = fmt && !strcmp(fmt, "qcow2") ? "qcow2" : "raw";
+    c->p->size = size_of(c->o, SLOT_SIZE, "4G");
+    c->p->swap = sw->by && !strcmp(sw->by->name, "noswap") ? 0 : size_of(c->o, SLOT_SWAP, "512M");
+    if (!c->p->hostname)
+        return fsi;
+    if (asprintf(&c->p->image_dir, "%s%sdomains/%s", dir,
+                 dir[strlen(dir) - 1] == '/' ? "" : "/", c->p->hostname) < 0) {
+        c->p->image_dir = NULL;
+        NOMEM(c);
+        return fsi;
+    }
+    c->p->disk_path = paths_join(c->p->image_dir, !strcmp(c->p->image_format, "qcow2")
+                                 ? "disk.qcow2" : "disk.img");
+    if (c->p->swap)
+        c->p->swap_path = paths_join(c->p->image_dir, "swap.img");
+    if (!c->p->disk_path || (c->p->swap && !c->p->swap_path)) {
+        NOMEM(c);
+        return fsi;
+    }
+    c->p->disk_exists = exists(c->p->disk_path);
+    c->p->swap_exists = c->p->swap_path && exists(c->p->swap_path);
+    return fsi;
+}
+
+static void resolve_machine(struct ctx *c)
+{
+    const struct opt_value *mx = &c->o->v[SLOT_MAXMEM];
+    const char *vcpus = val(c->o, SLOT_VCPUS);
+
+    c->p->memory = (long)(size_of(c->o, SLOT_MEMORY, "512M") / UNITS_MIB);
+    c->p->maxmem = val(c->o, SLOT_MAXMEM) ? (long)(size_of(c->o, SLOT_MAXMEM, "0") / UNITS_MIB)
+                                          : c->p->memory;
+    c->p->vcpus = vcpus ? strtol(vcpus, NULL, 10) : 1;
+    if (val(c->o, SLOT_MAXMEM) && !c->o->v[SLOT_MEMORY].bad && c->p->maxmem < c->p->memory) {
+        char m[24];
+
+        size_text((uint64_t)c->p->memory * UNITS_MIB, m);
+        options_error(c->d, c->o, SLOT_MAXMEM, "`%s' is less than the memory, %s",
+                      mx->value, m);
+        c->usage = 1;
+    }
+}
+
+/* ---- network and identity ---- */
+
+static void only_with_ip(struct ctx *c, enum opt_slot slot)
+{
+    const struct opt_value *v = &c->o->v[slot];
+
+    /* a site default from a settings file simply does not apply */
+    if (v->by && !v->bad && v->layer == LAYER_CMDLINE) {
+        options_error(c->d, c->o, slot, "only with --ip (without it the guest uses DHCP)");
+        c->usage = 1;
+    }
+}
+
+static void resolve_network(struct ctx *c)
+{
+    const struct opt_value *ipv = &c->o->v[SLOT_IP];
+    const char *ip = val(c->o, SLOT_IP), *mask = val(c->o, SLOT_NETMASK);
+    const char *gw = val(c->o, SLOT_GATEWAY), *ns = val(c->o, SLOT_NAMESERVER), *why;
+    char addr[64];
+    int fam = 0, prefix = -1, mfam = 0, mprefix = -1, gfam = 0;
+
+    if (ns) {
+        /* normalised to one space between addresses */
+        char *out = malloc(strlen(ns) + 1), *o = out;
+        const char *p = ns;
+
+        if (!out) {
+            NOMEM(c);
+            return;
+        }
+        while (*p) {
+            size_t k;
+
+            p += strspn(p, ", \t");
+            k = strcspn(p, ", \t");
+            if (!k)
+                break;
+            if (o != out)
+                *o++ = ' ';
+            memcpy(o, p, k);
+            o += k;
+            p += k;
+        }
+        *o = '\0';
+        c->p->nameservers = out;
+    }
+    if (ipv->bad)
+        return;
+    if (!ip) {
+        c->p->dhcp = true;
+        only_with_ip(c, SLOT_NETMASK);
+        only_with_ip(c, SLOT_GATEWAY);
+        return;
+    }
+    if (check_ip(ip, addr, sizeof(addr), &fam, &prefix, &why))
+        return;     /* cannot happen: checked when set */
+    if (!(c->p->ip = strdup(addr))) {
+        NOMEM(c);
+        return;
+    }
+    if (mask && !check_netmask(mask, &mprefix, &mfam, &why)) {
+        if ((mfam && mfam != fam) || mprefix > (fam == AF_INET ? 32 : 128)) {
+            options_error(c->d, c->o, SLOT_NETMASK, "`%s' does not fit the IPv%d address %s",
+                          mask, fam == AF_INET ? 4 : 6, addr);
+            c->usage = 1;
+            return;
+        }
+        if (prefix >= 0 && prefix != mprefix) {
+            options_error(c->d, c->o, SLOT_NETMASK, "`%s' disagrees with the /%d of %s",
+                          mask, prefix, ip);
+            c->usage = 1;
+            return;
+        }
+        prefix = mprefix;
+    }
+    if (prefix < 0 && !c->o->v[SLOT_NETMASK].bad) {
+        options_error(c->d, c->o, SLOT_IP, "`%s' has no netmask: give ADDR/PREFIX or"
+                      " --netmask", ip);
+        c->usage = 1;
+        return;
+    }
+    c->p->prefix = prefix;
+    if (gw && !check_addr(gw, &gfam, &why)) {
+        if (gfam != fam) {
+            options_error(c->d, c->o, SLOT_GATEWAY, "`%s' is not an IPv%d address like"
+                          " the guest's, %s", gw, fam == AF_INET ? 4 : 6, addr);
+            c->usage = 1;
+            return;
+        }
+        if (!(c->p->gateway = strdup(gw)))
+            NOMEM(c);
+    }
+}
+
+static void resolve_hooks(struct ctx *c)
+{
+    const char *roles = val(c->o, SLOT_ROLE), *hooks = val(c->o, SLOT_HOOKS);
+    char *path = NULL;
+
+    path = paths_join(c->env->datadir, "hooks/common");
+    if (!path || strv_add(&c->p->hook_dirs, path))
+        goto nomem;
+    free(path);
+    path = NULL;
+    if (c->p->dist.family) {
+        char *rel = NULL;
+
+        if (asprintf(&rel, "hooks/%s", c->p->dist.family) < 0)
+            goto nomem;
+        path = paths_join(c->env->datadir, rel);
+        free(rel);
+        if (!path || strv_add(&c->p->hook_dirs, path))
+            goto nomem;
+        free(path);
+        path = NULL;
+    }
+    for (const char *r = roles; r && *r;) {
+        size_t k = strcspn(r, ",");
+        char *rel = NULL, *name = strndup(r, k);
+
+        if (!name || asprintf(&rel, "hooks/roles/%s", name) < 0) {
+            free(name);
+            goto nomem;
+        }
+        path = paths_join(c->env->datadir, rel);
+        free(rel);
+        if (!path) {
+            free(name);
+            goto nomem;
+        }
+        if (!is_dir(path)) {
+            options_error(c->d, c->o, SLOT_ROLE, "unknown role `%s' (no directory %s)",
+                          name, path);
+            c->usage = 1;
+        } else if (strv_add(&c->p->roles, name) || strv_add(&c->p->hook_dirs, path)) {
+            free(name);
+            goto nomem;
+        }
+        free(name);
+        free(path);
+        path = NULL;
+        r += k;
+        if (*r == ',')
+            r++;
+    }
+    if (hooks && strv_add(&c->p->hook_dirs, hooks))
+        goto nomem;
+    return;
+nomem:
+    free(path);
+    NOMEM(c);
+}
+
+/* ---- the whole ---- */
+
+enum plan_status plan_resolve(const struct opt_set *o, const struct plan_env *env,
+                              struct plan *p, struct diag *d)
+{
+    struct ctx c = { .o = o, .env = env, .p = p, .d = d };
+    struct aptsrc_release rel = { 0 };
+    const char *s;
+    char *dists;
+    int r, fsi;
+
+    p->env = env;
+    if ((s = val(o, SLOT_HOSTNAME))) {
+        if (!(p->hostname = strdup(s)))
+            NOMEM(&c);
+    } else if (!o->v[SLOT_HOSTNAME].bad) {
+        options_error(d, o, SLOT_HOSTNAME, "missing: every guest needs a name");
+        c.usage = 1;
+    }
+
+    r = aptsrc_read_release(env->apt_root, &rel, d);
+    if (r == -ENOMEM)
+        NOMEM(&c);
+    else if (r && r != -ENOENT)
+        c.failed = 1;
+    if (!(dists = paths_join(env->datadir, "templates/dist"))) {
+        NOMEM(&c);
+    } else if (!is_dir(dists)) {
+        /* an installation problem, not a bad --dist */
+        diag_error(d, NULL, 0, 0, "no distribution definitions: %s is not a directory"
+                   " (set VMKIT_DATADIR to vmkit's data directory)", dists);
+        c.failed = 1;
+    } else {
+        resolve_dist(&c, &rel);
+    }
+    free(dists);
+    resolve_arch(&c);
+    resolve_install(&c);
+    resolve_mirror(&c, &rel);
+    fsi = resolve_storage(&c);
+    resolve_packages(&c, fsi);
+    resolve_machine(&c);
+    resolve_network(&c);
+    resolve_hooks(&c);
+
+    if (o->v[SLOT_PASSWORD].by && !o->v[SLOT_PASSWORD].bad)
+        p->password = o->v[SLOT_PASSWORD].value ? PLAN_PASSWORD_GIVEN : PLAN_PASSWORD_GENERATE;
+    if ((s = val(o, SLOT_SSH_KEY)) && !(p->ssh_key = strdup(s)))
+        NOMEM(&c);
+    if (!(p->bridge = strdup(val(o, SLOT_BRIDGE) ? val(o, SLOT_BRIDGE) : "br0")))
+        NOMEM(&c);
+    p->cache = o->v[SLOT_CACHE].on;
+    if (!p->cache && !(p->nocache_origin = options_origin(o, SLOT_CACHE)))
+        NOMEM(&c);
+    if (!p->swap && !(p->noswap_origin = options_origin(o, SLOT_SWAP)))
+        NOMEM(&c);
+    p->boot = o->v[SLOT_BOOT].on;
+    p->force = o->v[SLOT_FORCE].on;
+    if (!(p->cachedir = strdup(env->cachedir)))
+        NOMEM(&c);
+
+    if ((r = make_uuid(p->uuid))) {
+        diag_error(d, NULL, 0, 0, "cannot make a uuid: %s", strerror(-r));
+        c.failed = 1;
+    }
+    if ((s = val(o, SLOT_MAC))) {
+        const char *why;
+
+        check_mac(s, p->mac, &why);
+    } else {
+        vif_mac_generate(p->uuid, 0, p->mac);
+        p->mac_generated = true;
+    }
+
+    if (p->hostname) {
+        const char *out = val(o, SLOT_OUTPUT) ? val(o, SLOT_OUTPUT) : env->confdir;
+
+        if (asprintf(&p->config_path, "%s%s%s.cfg", out,
+                     out[strlen(out) - 1] == '/' ? "" : "/", p->hostname) < 0)
+            p->config_path = NULL;
+        if (asprintf(&p->lock_path, "%s%sprovision/%s.lock", env->rundir,
+                     env->rundir[strlen(env->rundir) - 1] == '/' ? "" : "/", p->hostname) < 0)
+            p->lock_path = NULL;
+        if (asprintf(&p->kernel_path, "%s%sboot/%s/vmlinuz", env->libdir,
+                     env->libdir[strlen(env->libdir) - 1] == '/' ? "" : "/", p->hostname) < 0)
+            p->kernel_path = NULL;
+        if (asprintf(&p->ramdisk_path, "%s%sboot/%s/initrd.img", env->libdir,
+                     env->libdir[strlen(env->libdir) - 1] == '/' ? "" : "/", p->hostname) < 0)
+            p->ramdisk_path = NULL;
+        if (!p->config_path || !p->lock_path || !p->kernel_path || !p->ramdisk_path)
+            NOMEM(&c);
+        else
+            p->config_exists = exists(p->config_path);
+    }
+
+    /* An existing guest is a failure, not a mistake in the options. */
+    if (!d->nerrors && !c.nomem && !p->force &&
+        (p->config_exists || p->disk_exists || p->swap_exists)) {
+        diag_error(d, NULL, 0, 0, "guest `%s' exists: %s (--force replaces it)",
+                   p->hostname, p->config_exists ? p->config_path :
+                   p->disk_exists ? p->disk_path : p->swap_path);
+        c.failed = 1;
+    }
+    aptsrc_release_dispose(&rel);
+    if (c.nomem) {
+        diag_error(d, NULL, 0, 0, "out of memory");
+        return PLAN_FAILED;
+    }
+    if (c.usage)
+        return PLAN_BAD_INPUT;
+    return c.failed ? PLAN_FAILED : PLAN_OK;
+}
+
+/* ---- the plan as text ---- */
+
+/* The program's path in $PATH, or NULL (a new string). */
+static char *find_program(const char *name)
+{
+    const char *path = getenv("PATH"), *p;
+
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    for (p = path; *p;) {
+        size_t k = strcspn(p, ":");
+        char *full = NULL;
+
+        if (k && asprintf(&full, "%.*s/%s", (int)k, p, name) >= 0) {
+            struct stat st;
+
+            if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+                return full;
+            free(full);
+        }
+        p += k;
+        if (*p == ':')
+            p++;
+    }
+    return NULL;
+}
+
+/* The number of hooks (executable NN-* files) in dir, or -1 when the
+ * directory is absent. */
+static int count_hooks(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d))) {
+        char *full = NULL;
+        struct stat st;
+
+        if (!(e->d_name[0] >= '0' && e->d_name[0] <= '9' && e->d_name[1] >= '0' &&
+              e->d_name[1] <= '9' && e->d_name[2] == '-'))
+            continue;
+        if (asprintf(&full, "%s/%s", dir, e->d_name) < 0)
+            continue;
+        if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+            n++;
+        free(full);
+    }
+    closedir(d);
+    return n;
+}
+
+
+char *plan_describe(const struct plan *p)
+{
+    const struct plan_env *env = p->env;
+    char *buf = NULL, sz[24], sw[24], mem[24], maxm[24], *tool = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    bool debootstrap;
+
+    if (!f)
+        return NULL;
+    size_text(p->size, sz);
+    size_text(p->swap, sw);
+    size_text((uint64_t)p->memory * UNITS_MIB, mem);
+    size_text((uint64_t)p->maxmem * UNITS_MIB, maxm);
+
+    /* validate */
+    fprintf(f, "validate: %s: %s %s (%s, from %s); settings from %s%s",
+            p->hostname, p->dist.name, p->arch, p->dist.family, p->dist_origin,
+            env->provision_conf, env->provision_conf_read ? "" : " (absent)");
+    for (size_t i = 0; i < env->nconfigs; i++)
+        fprintf(f, ", %s", env->configs[i]);
+    fprintf(f, ", then the command line\n");
+
+    /* lock */
+    fprintf(f, "lock: %s (one provisioning of %s at a time)\n", p->lock_path, p->hostname);
+
+    /* storage */
+    fprintf(f, "storage: root %s (%s, %s, %s labelled root%s)", p->disk_path,
+            p->image_format, sz, p->fs, p->disk_exists ? "; exists, --force replaces it" : "");
+    if (p->swap_path)
+        fprintf(f, "; swap %s (raw, %s%s)\n", p->swap_path, sw,
+                p->swap_exists ? "; exists, --force replaces it" : "");
+    else
+        fprintf(f, "; no swap (%s)\n", p->noswap_origin);
+
+    /* install */
+    debootstrap = !strcmp(p->install_method, "mmdebstrap") ||
+                  !strcmp(p->install_method, "debootstrap");
+    if (debootstrap) {
+        tool = find_program(p->install_method);
+        fprintf(f, "install: %s (%s) %s %s from %s (from %s); components ",
+                p->install_method, tool ? tool : "not found in PATH", p->dist.suite,
+                p->arch, p->mirror, p->mirror_origin);
+        for (size_t i = 0; i < p->dist.components.n; i++)
+            fprintf(f, "%s%s", i ? " " : "", p->dist.components.v[i]);
+        fprintf(f, "; packages");
+        for (size_t i = 0; p->packages && p->packages[i]; i++)
+            fprintf(f, " %s", p->packages[i]);
+        if (p->cache)
+            fprintf(f, "; cache %s (key: the mirror's InRelease, suite, arch, packages)\n",
+                    p->cachedir);
+        else
+            fprintf(f, "; no cache (%s)\n", p->nocache_origin);
+    } else if (!strcmp(p->install_method, "tar")) {
+        fprintf(f, "install: unpack %s (tar) onto the root file system\n", p->install_source);
+    } else {
+        fprintf(f, "install: copy %s (copy) onto the root file system\n", p->install_source);
+    }
+
+    /* hooks, then identity */
+    fprintf(f, "hooks:");
+    for (size_t i = 0; p->hook_dirs && p->hook_dirs[i]; i++) {
+        int n = count_hooks(p->hook_dirs[i]);
+
+        if (n < 0)
+            fprintf(f, "%s %s (absent)", i ? "," : "", p->hook_dirs[i]);
+        else
+            fprintf(f, "%s %s (%d hook%s)", i ? "," : "", p->hook_dirs[i], n, n == 1 ? "" : "s");
+    }
+    fprintf(f, "; then identity: hostname %s, network ", p->hostname);
+    if (p->dhcp)
+        fprintf(f, "dhcp");
+    else
+        fprintf(f, "%s/%d%s%s", p->ip, p->prefix, p->gateway ? " via " : "",
+                p->gateway ? p->gateway : "");
+    fprintf(f, " (%s)", p->dist.network_style);
+    if (p->nameservers)
+        fprintf(f, ", nameservers %s", p->nameservers);
+    fprintf(f, ", root password %s, ssh keys %s\n",
+            p->password == PLAN_PASSWORD_GIVEN ? "given" :
+            p->password == PLAN_PASSWORD_GENERATE ? "generated" : "none (locked)",
+            p->ssh_key ? p->ssh_key : "none");
+
+    /* kernel */
+    fprintf(f, "kernel: %s from the guest root to %s and %s (initramfs MODULES=most,"
+            " console %s)\n", debootstrap ? p->dist.kernel_package : "the kernel",
+            p->kernel_path, p->ramdisk_path, p->dist.console);
+
+    /* config */
+    fprintf(f, "config: %s (pvh, memory %s, maxmem %s, %ld vcpu%s, mac %s%s, bridge %s%s)\n",
+            p->config_path, mem, maxm, p->vcpus, p->vcpus == 1 ? "" : "s", p->mac,
+            p->mac_generated ? " from the uuid" : "", p->bridge,
+            p->config_exists ? "; exists, --force replaces it" : "");
+
+    /* boot */
+    if (p->boot)
+        fprintf(f, "boot: vmctl create %s\n", p->config_path);
+    else
+        fprintf(f, "boot: no (--boot would run vmctl create %s)\n", p->config_path);
+
+    free(tool);
+    if (fclose(f) != 0) {
+        free(buf);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return buf;
+}
+
+/* ---- the guest ---- */
+
+static int add_disk(struct domain_desc *dom, const char *path, const char *vdev,
+                    enum disk_format format)
+{
+    struct disk_spec *v = realloc(dom->disks, (dom->ndisks + 1) * sizeof(*v));
+
+    if (!v)
+        return -ENOMEM;
+    dom->disks = v;
+    v = &dom->disks[dom->ndisks];
+    disk_spec_init(v);
+    v->format = format;
+    v->readwrite = true;
+    if (!(v->target = strdup(path)) || !(v->vdev = strdup(vdev))) {
+        disk_spec_dispose(v);
+        return -ENOMEM;
+    }
+    dom->ndisks++;
+    return 0;
+}
+
+int plan_domain(const struct plan *p, struct domain_desc *dom)
+{
+    struct vif_spec *vif;
+
+    dom->type = DOMAIN_PVH;
+    dom->has_uuid = true;
+    memcpy(dom->uuid, p->uuid, 16);
+    dom->memory = p->memory;
+    dom->maxmem = p->maxmem;
+    dom->vcpus = dom->maxvcpus = p->vcpus;
+    if (!(dom->name = strdup(p->hostname)) || !(dom->kernel = strdup(p->kernel_path)) ||
+        !(dom->ramdisk = strdup(p->ramdisk_path)) || !(dom->root = strdup("LABEL=root ro")) ||
+        asprintf(&dom->extra, "console=%s", p->dist.console) < 0) {
+        dom->extra = NULL;
+        return -ENOMEM;
+    }
+    if (add_disk(dom, p->disk_path, "xvda",
+                 !strcmp(p->image_format, "qcow2") ? DISK_FORMAT_QCOW2 : DISK_FORMAT_RAW))
+        return -ENOMEM;
+    if (p->swap_path && add_disk(dom, p->swap_path, "xvdb", DISK_FORMAT_RAW))
+        return -ENOMEM;
+    if (!(dom->vifs = calloc(1, sizeof(*dom->vifs))))
+        return -ENOMEM;
+    vif = &dom->vifs[0];
+    vif_spec_init(vif);
+    dom->nvifs = 1;
+    if (!(vif->mac = strdup(p->mac)) || !(vif->bridge = strdup(p->bridge)) ||
+        (p->ip && !(vif->ip = strdup(p->ip))))
+        return -ENOMEM;
+    return 0;
+}
+
+int plan_check_config(const char *source, const char *text, struct diag *d)
+{
+    struct cfg *cfg = NULL;
+    struct domain_desc dom;
+    size_t before = d->n;
+    int r;
+
+    domain_init(&dom);
+    r = cfg_parse(source, text, strlen(text), &cfg, d);
+    if (r == 0)
+        r = domain_from_cfg(cfg, &dom, d);
+    if (r == 0 && d->n != before) {
+        diag_error(d, source, 0, 0, "the config written has warnings");
+        r = -EINVAL;
+    }
+    domain_dispose(&dom);
+    cfg_free(cfg);
+    return r;
+}

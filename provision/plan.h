@@ -1,0 +1,112 @@
+/*
+ * plan.h - from checked options to a provisioning plan: every default
+ * filled in, every check across options made, the distribution and the
+ * mirror found; then the plan's steps as text and the guest's
+ * description for the config writer.
+ *
+ * The steps, in order, named as the pipeline names them (and as
+ * VMKIT_FAIL_AT names them): validate, lock, storage, install, hooks,
+ * kernel, config, boot.
+ */
+#ifndef VMKIT_PLAN_H
+#define VMKIT_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "dist.h"
+#include "domain.h"
+#include "options.h"
+
+extern const char *const plan_step_names[];     /* NULL-terminated */
+
+/* What plan_resolve needs from outside: the roots, already chosen. */
+struct plan_env {
+    const char *datadir;            /* templates/, hooks/ */
+    const char *apt_root;           /* "/" for the host's apt sources and os-release */
+    const char *confdir, *libdir, *cachedir, *rundir;
+    const char *provision_conf;     /* its path */
+    bool provision_conf_read;       /* false: it was absent */
+    const char *const *configs;     /* --config files, in order */
+    size_t nconfigs;
+};
+
+enum plan_status {
+    PLAN_OK,
+    PLAN_BAD_INPUT,     /* a bad or missing value: the caller's mistake (exit 2) */
+    PLAN_FAILED,        /* the guest exists, a file cannot be read, out of memory (exit 1) */
+};
+
+enum plan_password {
+    PLAN_PASSWORD_NONE,
+    PLAN_PASSWORD_GIVEN,
+    PLAN_PASSWORD_GENERATE,
+};
+
+struct plan {
+    const struct plan_env *env;     /* borrowed */
+    char *hostname;
+    struct dist dist;
+    char *dist_origin;
+    char *arch;
+    const char *install_method;     /* static */
+    char *install_source;           /* tar and copy only */
+    char *mirror;                   /* mmdebstrap and debootstrap only */
+    char *mirror_origin;
+    char **packages;                /* the whole install set, NULL-terminated */
+    char *image_dir;                /* DIR/domains/NAME */
+    char *disk_path, *swap_path;    /* swap_path NULL: no swap */
+    bool disk_exists, swap_exists, config_exists;
+    uint64_t size, swap;            /* bytes */
+    const char *fs, *image_format;  /* static */
+    long memory, maxmem, vcpus;     /* MiB, MiB, count */
+    enum plan_password password;
+    char *ssh_key;
+    bool dhcp;
+    char *ip;                       /* the address alone */
+    int prefix;
+    char *gateway, *nameservers;    /* nameservers: space separated */
+    char mac[18];
+    bool mac_generated;
+    char *bridge;
+    char **roles;                   /* NULL-terminated */
+    char **hook_dirs;               /* common, family, roles, --hooks: NULL-terminated */
+    char *config_path;
+    char *lock_path;
+    char *kernel_path, *ramdisk_path;
+    char *cachedir;
+    bool cache, boot, force;
+    char *noswap_origin, *nocache_origin;   /* where --noswap, --no-cache came from */
+    unsigned char uuid[16];
+};
+
+void plan_init(struct plan *p);
+void plan_dispose(struct plan *p);
+
+/*
+ * Resolves the options in o (already applied and checked one by one)
+ * into p (initialised by the caller), with a fresh random uuid.  Every
+ * problem is recorded in d, naming the option or FILE:LINE:COL it came
+ * from.  Reads the distribution definition, the host's os-release and
+ * apt sources (under env->apt_root), and stats the paths the guest would
+ * use; creates nothing.
+ */
+enum plan_status plan_resolve(const struct opt_set *o, const struct plan_env *env,
+                              struct plan *p, struct diag *d);
+
+/* The plan as text: one line per step, "STEP: details".  A new malloc'd
+ * string, or NULL with errno ENOMEM. */
+char *plan_describe(const struct plan *p);
+
+/* Fills dom (initialised by the caller) with the guest the plan makes.
+ * 0 or -ENOMEM. */
+int plan_domain(const struct plan *p, struct domain_desc *dom);
+
+/* Checks that text, a config the writer made, parses back into a guest
+ * description without a message.  0, or -EINVAL after recording what
+ * went wrong in d (a bug), -ENOMEM. */
+int plan_check_config(const char *source, const char *text, struct diag *d);
+
+#endif
