@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "aptsrc.h"
+#include "fileio.h"
 #include "paths.h"
 
 /* Reads the regular file root+rel into a new NUL-terminated buffer.
@@ -20,69 +21,19 @@
 static int read_under(const char *root, const char *rel, char **path_r,
                       char **buf_r, size_t *len_r, struct diag *d)
 {
-    char *path = paths_join(root, rel), *buf = NULL;
-    struct stat st;
-    size_t len = 0;
-    int fd = -1, r;
+    char *path = paths_join(root, rel);
+    int r;
 
     *buf_r = NULL;
     if (path_r)
         *path_r = NULL;
     if (!path)
         return -ENOMEM;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        r = -errno;
-        if (r != -ENOENT)
-            diag_error(d, path, 0, 0, "cannot open: %s", strerror(-r));
-        goto out;
-    }
-    if (fstat(fd, &st) < 0) {
-        r = -errno;
-        diag_error(d, path, 0, 0, "cannot read: %s", strerror(-r));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        r = -EINVAL;
-        diag_error(d, path, 0, 0, "not a regular file");
-        goto out;
-    }
-    if (!(buf = malloc(APTSRC_MAX_FILE + 1))) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf + len, APTSRC_MAX_FILE + 1 - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            diag_error(d, path, 0, 0, "cannot read: %s", strerror(-r));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > APTSRC_MAX_FILE) {
-            r = -EFBIG;
-            diag_error(d, path, 0, 0, "larger than %d bytes", APTSRC_MAX_FILE);
-            goto out;
-        }
-    }
-    buf[len] = '\0';
-    *buf_r = buf;
-    buf = NULL;
-    *len_r = len;
-    if (path_r) {
+    r = file_read_bounded(path, APTSRC_MAX_FILE, FILE_MISSING_OK, buf_r, len_r, d);
+    if (r == 0 && path_r) {
         *path_r = path;
         path = NULL;
     }
-    r = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    free(buf);
     free(path);
     return r;
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "settings.h"
 
 struct parser {
@@ -336,63 +337,18 @@ out:
 int settings_read_file(const char *path, unsigned flags, struct settings **s_r,
                        struct diag *d)
 {
-    struct stat st;
-    char *buf = NULL;
-    size_t len = 0;
-    int fd, r;
+    char *buf;
+    size_t len;
+    int r;
 
     *s_r = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        r = -errno;
-        if (r == -ENOENT && (flags & SETTINGS_MISSING_OK))
-            return r;
-        diag_error(d, path, 0, 0, "cannot open: %s", strerror(-r));
+    r = file_read_bounded(path, SETTINGS_MAX_SIZE,
+                          (flags & SETTINGS_MISSING_OK) ? FILE_MISSING_OK : 0,
+                          &buf, &len, d);
+    if (r)
         return r;
-    }
-    if (fstat(fd, &st) < 0) {
-        r = -errno;
-        diag_error(d, path, 0, 0, "cannot read: %s", strerror(-r));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        r = -EINVAL;
-        diag_error(d, path, 0, 0, "not a regular file");
-        goto out;
-    }
-    if (st.st_size > SETTINGS_MAX_SIZE) {
-        r = -EFBIG;
-        diag_error(d, path, 0, 0, "larger than %d bytes", SETTINGS_MAX_SIZE);
-        goto out;
-    }
-    buf = malloc(SETTINGS_MAX_SIZE + 1);
-    if (!buf) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf + len, SETTINGS_MAX_SIZE + 1 - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            diag_error(d, path, 0, 0, "cannot read: %s", strerror(-r));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > SETTINGS_MAX_SIZE) {
-            r = -EFBIG;
-            diag_error(d, path, 0, 0, "larger than %d bytes", SETTINGS_MAX_SIZE);
-            goto out;
-        }
-    }
     r = settings_parse(path, buf, len, s_r, d);
-out:
     free(buf);
-    close(fd);
     return r;
 }
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "fileio.h"
 
 #define CFG_MAX_FILE    (1024 * 1024)
 #define CFG_MAX_DEPTH   64
@@ -733,46 +734,15 @@ out:
 
 int cfg_read_file(const char *path, struct cfg **cfg_r, struct diag *d)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    ssize_t n;
-    int fd = -1, r;
-    struct stat st;
+    char *buf;
+    size_t len;
+    int r;
 
     *cfg_r = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        r = -errno;
-        diag_error(d, path, 0, 0, "cannot read: %s", strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        r = -EINVAL;
-        diag_error(d, path, 0, 0, "not a regular file");
-        goto out;
-    }
-    buf = malloc(CFG_MAX_FILE + 1);
-    if (!buf) {
-        r = -ENOMEM;
-        goto out;
-    }
-    while ((n = read(fd, buf + len, CFG_MAX_FILE + 1 - len)) > 0)
-        len += (size_t)n;
-    if (n < 0) {
-        r = -errno;
-        diag_error(d, path, 0, 0, "cannot read: %s", strerror(errno));
-        goto out;
-    }
-    if (len > CFG_MAX_FILE) {
-        r = -EFBIG;
-        diag_error(d, path, 0, 0, "larger than %d bytes; not a guest config",
-                   CFG_MAX_FILE);
-        goto out;
-    }
+    r = file_read_bounded(path, CFG_MAX_FILE, 0, &buf, &len, d);
+    if (r)
+        return r;
     r = cfg_parse(path, buf, len, cfg_r, d);
-out:
-    if (fd >= 0)
-        close(fd);
     free(buf);
     return r;
 }
