@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "vif.h"
 
 static bool is_alnum(char c)
 {
@@ -76,51 +77,14 @@ int check_hostname(const char *s, const char **why)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int check_mac(const char *s, char out[18], const char **why)
 {
-    static const char *const expected =
-        "expected six octets of hex digits separated by `:', as 00:16:3e:12:34:56";
-    unsigned char o[6];
-    const char *c = s;
-    char sep = 0;
+    const char *bad = vif_check_mac(s, out);
 
-    for (int i = 0; i < 6; i++) {
-        int v = 0, digits = 0;
-
-        while (hexval(*c) >= 0 && digits < 2) {
-            v = v * 16 + hexval(*c++);
-            digits++;
-        }
-        if (!digits)
-            return fail(why, expected);
-        o[i] = (unsigned char)v;
-        if (i == 5)
-            break;
-        if (*c != ':' && *c != '-')
-            return fail(why, expected);
-        if (sep && *c != sep)
-            return fail(why, expected);
-        sep = *c++;
-    }
-    if (*c)
-        return fail(why, expected);
-    if (o[0] & 1)
-        return fail(why, "a multicast address (the first octet is odd); a guest needs"
-                         " a unicast one");
-    if (!(o[0] | o[1] | o[2] | o[3] | o[4] | o[5]))
+    if (bad)
+        return fail(why, bad);
+    if (!strcmp(out, "00:00:00:00:00:00"))
         return fail(why, "all zero");
-    snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", o[0], o[1], o[2], o[3], o[4], o[5]);
     return 0;
 }
 

@@ -101,7 +101,7 @@ static int replace_string(char **dst, const char *value)
 
 /* Six octets of one or two hex digits, all separated by `:' or all by
  * `-'; out gets the normalized form. */
-static const char *mac_check(const char *s, char out[18])
+const char *vif_check_mac(const char *s, char out[18])
 {
     unsigned char oct[6];
     char sep = 0;
@@ -305,7 +305,7 @@ typedef int vif_key_fn(struct vif_spec *v, const char *value, struct vif_ctx *c)
 static int key_mac(struct vif_spec *v, const char *value, struct vif_ctx *c)
 {
     char mac[18];
-    const char *why = mac_check(value, mac);
+    const char *why = vif_check_mac(value, mac);
 
     if (why) {
         vif_error(c, "invalid vif mac `%s': %s", value, why);
@@ -672,7 +672,7 @@ static const char *vif_format_value(const struct vif_spec *v,
     if (!k->fn)
         return vif_string_field_const(v, k);
     if (k->fn == key_mac) {
-        if (v->mac && mac_check(v->mac, scratch))
+        if (v->mac && vif_check_mac(v->mac, scratch))
             *rc_r = -EINVAL;
         return v->mac ? scratch : NULL;
     }

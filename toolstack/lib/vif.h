@@ -93,6 +93,11 @@ int vif_parse(const char *spec, const char *file, int line, int col,
  */
 char *vif_format(const struct vif_spec *v);
 
+/* Checks a MAC as vif's mac= takes it (six octets of one or two hex
+ * digits, all `:' or all `-', unicast): NULL and the normalized form in
+ * out, or why not (a static string). */
+const char *vif_check_mac(const char *s, char out[18]);
+
 /*
  * Writes the MAC vmkit gives vif number index (0-based, in config order)
  * of the domain with this uuid, as "00:16:3e:XX:XX:XX" with the NUL
