@@ -305,12 +305,14 @@ static int looks_like_vdev(const char *s)
 
 static void positional_vdev_error(struct dpc *c, const char *s)
 {
+    /* what followed the vdev (",w"), kept in the suggested spelling */
+    const char *rest = strchr(c->spec, ',');
+
+    rest = rest ? strchr(rest + 1, ',') : NULL;
     diag_error(c->d, c->file, c->line, c->col,
                "disk `%s': `%s' is where the format goes: without a prefix such as"
                " phy: or file:, the fields are target,format,vdev,access (write"
-               " `%s,raw,%s%s')", c->spec, s, c->disk->target, s,
-               strchr(c->spec, ',') && strchr(strchr(c->spec, ',') + 1, ',') ?
-               strchr(strchr(c->spec, ',') + 1, ',') : "");
+               " `%s,raw,%s%s')", c->spec, s, c->disk->target, s, rest ? rest : "");
     c->err = 1;
 }
 
