@@ -79,6 +79,11 @@ build/tests/%: tests/unit/%.c $(PROV_LIB) $(LIB)
 	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< \
 	    $(PROV_LIB) $(LIB) $(PKG_LIBS)
 
+# Test helpers built from tests/lib/ (the fixture's mirror, ...).
+build/tests/host-mirror: tests/lib/host-mirror.c $(PROV_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -o $@ $< $(PROV_LIB) $(LIB) $(PKG_LIBS)
+
 # Xen's own parser, for the differential test (Debian: libxen-dev).
 build/tests/xlu-dump: tests/xlu/xlu-dump.c
 	@mkdir -p $(dir $@)
@@ -96,7 +101,7 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 
 TESTS = $(UNIT_BIN) $(sort $(wildcard tests/*/*.t))
 
-check: all $(UNIT_BIN) build/tests/xlu-dump $(FUZZ_BIN)
+check: all $(UNIT_BIN) build/tests/xlu-dump build/tests/host-mirror $(FUZZ_BIN)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) prove --timer --exec tests/lib/run-one $(TESTS)
 
 install: all
