@@ -116,7 +116,7 @@ clean:
 	rm -rf build bin
 
 .PHONY: all check install clean
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -path 'build/*fixture*' -prune -o -type f -name '*.d' -print 2>/dev/null)
 
 print-cflags:
 	@echo $(ALL_CFLAGS)
