@@ -101,7 +101,10 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 
 TESTS = $(UNIT_BIN) $(sort $(wildcard tests/*/*.t))
 
+# The guest fixture (tests/lib/fixture) is built once per run, never
+# taken from an earlier one.
 check: all $(UNIT_BIN) build/tests/xlu-dump build/tests/host-mirror $(FUZZ_BIN)
+	@rm -rf build/fixture build/fixture.lock
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) prove --timer --exec tests/lib/run-one $(TESTS)
 
 install: all

@@ -40,6 +40,16 @@ static const char *qemu_binary(void)
     return q && *q ? q : "qemu-system-x86_64";
 }
 
+/* A value from the command line has no place in the file: its messages
+ * name the key, without a line. */
+static void forget_position(struct cfg_value *v)
+{
+    v->line = v->col = 0;
+    if (v->type == CFG_LIST)
+        for (size_t i = 0; i < v->nitems; i++)
+            forget_position(v->items[i]);
+}
+
 /*
  * Applies key=value arguments over the file's settings, as xl create
  * does: each is one more config line, parsed on its own (so an error
@@ -58,6 +68,8 @@ static int apply_overrides(struct cfg *cfg, char **args, int n, struct diag *d)
         for (size_t k = 0; k < one->nsettings; k++) {
             struct cfg_setting *o = &one->settings[k], *base = NULL, *nv;
 
+            forget_position(o->value);
+            o->line = o->col = 0;
             for (size_t j = 0; j < cfg->nsettings; j++)
                 if (!strcmp(cfg->settings[j].key, o->key))
                     base = &cfg->settings[j];

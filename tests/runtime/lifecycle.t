@@ -66,13 +66,17 @@ mkcfg lc-a "$t/img/a.qcow2" 'vif = [ "bridge=br0" ]'
 mkcfg lc-b "$t/img/b.qcow2" ''
 mkcfg lc-c "$t/img/c.qcow2" ''
 
+alive() {   # alive PID: a process that has not exited (a zombie has)
+    [ -r "/proc/$1/stat" ] && ! awk '{ sub(/.*\) /, ""); exit ($1 == "Z" ? 0 : 1) }' "/proc/$1/stat"
+}
+
 state_of() {   # the State column of a domain in vmctl list
     "$vmctl" list "$1" 2>/dev/null | awk -v n="$1" '$1 == n { print $5 }'
 }
 
 login() {   # login DOMAIN: through vmctl console, run a command, detach
     printf '%s\n' 'send \r' 'expect login:' 'send root\r' 'expect Password:' \
-        'send vmkit\r' 'expect # ' 'send echo hello-$((6*7))\r' 'expect hello-42' \
+        'send vmkit\r' 'expect :~# ' 'send echo hello-$((6*7))\r' 'expect hello-42' \
         'sendraw 1d' 'wait' |
         "$expect" --timeout 150 --log "$t/$1.console" -- "$vmctl" console "$1"
 }
@@ -128,7 +132,7 @@ grep -q "login:" "$VMKIT_LOGDIR/lc-b-console.log"
 ok $? "what lc-b printed while nobody was attached is in lc-b-console.log"
 
 printf '%s\n' 'send \r' 'expect login:' 'send root\r' 'expect Password:' \
-    'send vmkit\r' 'expect # ' 'send echo c > /proc/sysrq-trigger\r' 'sleep 3' \
+    'send vmkit\r' 'expect :~# ' 'send echo c > /proc/sysrq-trigger\r' 'sleep 3' \
     'sendraw 1d' 'wait' |
     "$expect" --timeout 120 --log "$t/lc-b.console" -- "$vmctl" console lc-b >/dev/null 2>&1
 for i in $(seq 1 30); do
@@ -160,17 +164,17 @@ sup=$(awk '{ print $1 }' "$VMKIT_RUNDIR/domains/$("$vmctl" domid lc-c)/superviso
 qemu=$(awk '{ print $1 }' "$VMKIT_RUNDIR/domains/$("$vmctl" domid lc-c)/qemu.pid")
 kill -KILL "$sup"
 sleep 1
-kill -0 "$qemu" 2>/dev/null
+alive "$qemu"
 ok $? "SIGKILL to lc-c's supervisor: its QEMU keeps running"
 [ "$(state_of lc-c)" = "r-----" ]
 ok $? "vmctl list still shows lc-c running (asked of QEMU)"
-printf '%s\n' 'send \r' 'expect # ' 'send echo still-$((40+2))\r' 'expect still-42' \
+printf '%s\n' 'send \r' 'expect :~# ' 'send echo still-$((40+2))\r' 'expect still-42' \
     'sendraw 1d' 'wait' |
     "$expect" --timeout 60 --log "$t/lc-c.console2" -- "$vmctl" console lc-c >/dev/null 2>&1
 ok $? "its console still works (QEMU's socket, directly)"
 "$vmctl" pause lc-c && [ "$(state_of lc-c)" = "--p---" ] && "$vmctl" unpause lc-c
 ok $? "pause and unpause without a supervisor"
-"$vmctl" destroy lc-c && ! kill -0 "$qemu" 2>/dev/null && ! "$vmctl" list lc-c >/dev/null 2>&1
+"$vmctl" destroy lc-c && ! alive "$qemu" && ! "$vmctl" list lc-c >/dev/null 2>&1
 ok $? "destroy without a supervisor: QEMU gone, record gone"
 
 # --- lc-a: shutdown -w ----------------------------------------------------------
@@ -181,8 +185,5 @@ ok $? "on_poweroff=destroy: lc-a is gone, nothing left in the run directory"
 ! ip -n "$ns" link show "$tap" >/dev/null 2>&1
 ok $? "its tap is gone"
 
-for f in "$VMKIT_LOGDIR"/lc-*.log; do
-    grep -q "QEMU" "$f" || echo "# no QEMU lines in $f"
-done
 echo "# whole test: $(($(date +%s) - start)) s"
 done_testing
