@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +25,7 @@
 #include "proc.h"
 #include "qmp.h"
 #include "supervisor.h"
+#include "usock.h"
 
 #define MAX_CLIENTS     16
 #define QMP_TIMEOUT     10000           /* ms, for a command */
@@ -84,39 +84,22 @@ static void qmp_debug(void *ctx, const char *dir, const char *json)
 
 static int sock_listen(const char *dir, const char *file)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd;
+    char path[PATH_MAX];
 
-    if (domstate_path(sa.sun_path, sizeof(sa.sun_path), dir, file))
+    if (domstate_path(path, sizeof(path), dir, file))
         return -ENAMETOOLONG;
-    unlink(sa.sun_path);
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-        return -errno;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        chmod(sa.sun_path, 0600) < 0 || listen(fd, 16) < 0) {
-        int e = errno;
-
-        close(fd);
-        return -e;
-    }
-    return fd;
+    return usock_listen(path);
 }
 
 static int sock_connect(const char *dir, const char *file, int *fd_r)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char path[PATH_MAX];
     int fd;
 
-    if (domstate_path(sa.sun_path, sizeof(sa.sun_path), dir, file))
+    if (domstate_path(path, sizeof(path), dir, file))
         return -ENAMETOOLONG;
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-        return -errno;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-
-        close(fd);
-        return -e;
-    }
+    if ((fd = usock_connect(path)) < 0)
+        return fd;
     *fd_r = fd;
     return 0;
 }
@@ -131,16 +114,7 @@ static void set_nonblock(int fd)
 
 static void write_all(int fd, const char *buf, size_t len)
 {
-    while (len > 0) {
-        ssize_t w = write(fd, buf, len);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        buf += w;
-        len -= (size_t)w;
-    }
+    usock_write_all(fd, buf, len);     /* a vmctl that went away is no error */
 }
 
 /* ---- state ---- */

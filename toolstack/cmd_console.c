@@ -9,47 +9,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "domstate.h"
+#include "usock.h"
 #include "vmctl.h"
 
 #define DETACH_KEY 0x1d         /* Ctrl-] */
 
 static int connect_to(const struct domstate *ds, const char *file)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd;
+    char path[PATH_MAX];
 
-    if (domstate_path(sa.sun_path, sizeof(sa.sun_path), ds->dir, file))
+    if (domstate_path(path, sizeof(path), ds->dir, file))
         return -ENAMETOOLONG;
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-        return -errno;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-
-        close(fd);
-        return -e;
-    }
-    return fd;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, buf, len);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        buf += w;
-        len -= (size_t)w;
-    }
-    return 0;
+    return usock_connect(path);
 }
 
 int vmctl_console_attach(const struct domstate *ds)
@@ -98,7 +73,7 @@ int vmctl_console_attach(const struct domstate *ds)
                 continue;
             if (n <= 0)
                 break;          /* the domain went away */
-            if (write_all(STDOUT_FILENO, buf, (size_t)n))
+            if (usock_write_all(STDOUT_FILENO, buf, (size_t)n))
                 break;
         }
         if (pfd[1].revents) {
@@ -112,7 +87,7 @@ int vmctl_console_attach(const struct domstate *ds)
             key = memchr(buf, DETACH_KEY, (size_t)n);
             if (key)
                 n = key - buf;
-            if (n > 0 && write_all(fd, buf, (size_t)n))
+            if (n > 0 && usock_write_all(fd, buf, (size_t)n))
                 break;
             if (key)
                 break;
