@@ -389,7 +389,9 @@ int domstate_list(bool clean, struct domstate **v_r, size_t *n_r, size_t *cleane
         char *end;
         long id = strtol(e->d_name, &end, 10);
 
-        if (!isdigit((unsigned char)e->d_name[0]) || *end || id <= 0 || id > INT_MAX)
+        /* a domid's directory is its decimal number, without leading zeros */
+        if (!isdigit((unsigned char)e->d_name[0]) || e->d_name[0] == '0' || *end ||
+            id <= 0 || id > INT_MAX)
             continue;
         r = load(root, (int)id, &ds);
         if (r == -ENOMEM)
@@ -444,17 +446,20 @@ int domstate_find(const char *key, struct domstate *ds)
     struct domstate *v;
     size_t n;
     bool byid = *key != '\0';
+    long id;
     int r;
 
     for (const char *p = key; *p; p++)
         if (!isdigit((unsigned char)*p))
             byid = false;
+    /* not atoi: it would wrap "4294967298" to domid 2 */
+    id = byid ? strtol(key, NULL, 10) : 0;
     memset(ds, 0, sizeof(*ds));
     if ((r = domstate_list(false, &v, &n, NULL)))
         return r;
     r = -ENOENT;
     for (size_t i = 0; i < n; i++) {
-        if (byid ? v[i].domid == atoi(key) : !strcmp(v[i].name, key)) {
+        if (byid ? v[i].domid == id : !strcmp(v[i].name, key)) {
             *ds = v[i];
             memset(&v[i], 0, sizeof(v[i]));
             r = 0;

@@ -13,6 +13,7 @@
  *   qemu.pid         "PID STARTTIME" (STARTTIME: /proc/PID/stat field 22,
  *   supervisor.pid   so that a recycled pid is never taken for ours)
  *   taps             the tap devices it owns, one per line
+ *   qmp-vmctl.lock   taken while a vmctl uses QEMU's second monitor
  *   qmp.sock, qmp-vmctl.sock    QEMU's two monitors (supervisor, vmctl)
  *   console.sock     QEMU's end of the console (the supervisor's client)
  *   console-relay.sock, control.sock    the supervisor's: console
@@ -112,8 +113,8 @@ pid_t domstate_read_pid(const char *dir, const char *file);
  * 22), or 0 if it is gone. */
 unsigned long long domstate_proc_starttime(pid_t pid);
 
-/* dir + "/" + file in buf; -ENAMETOOLONG if it does not fit a unix
- * socket's sun_path when sock is true. */
+/* dir + "/" + file in buf (len bytes, e.g. a sockaddr_un's sun_path);
+ * -ENAMETOOLONG if it does not fit. */
 int domstate_path(char *buf, size_t len, const char *dir, const char *file);
 
 /* A valid domain name: 1..DOMSTATE_NAME_MAX bytes of [A-Za-z0-9_.-],
