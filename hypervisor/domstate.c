@@ -225,38 +225,54 @@ int domstate_set_state(const char *dir, enum domstate_state s)
     return domstate_write(dir, "state", buf);
 }
 
-unsigned long long domstate_proc_starttime(pid_t pid)
+int domstate_proc_stat(pid_t pid, unsigned long long *start_r,
+                       unsigned long long *cpu_r)
 {
     char path[64], buf[1024], *p;
-    unsigned long long start = 0;
+    unsigned long long utime = 0, stime = 0, start = 0;
     ssize_t n;
     int fd;
 
     if (pid <= 0)
-        return 0;
+        return -ESRCH;
     snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return 0;
+        return -ESRCH;
     n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     if (n <= 0)
-        return 0;
+        return -ESRCH;
     buf[n] = '\0';
     /* the command name may hold spaces and parentheses: skip to its end */
     if (!(p = strrchr(buf, ')')))
-        return 0;
+        return -ESRCH;
     p++;
-    /* fields 3 (state) to 22 (starttime) */
+    /* fields 3 (state), 14 (utime), 15 (stime), 22 (starttime) */
     for (int field = 3; field <= 22 && p; field++) {
         while (*p == ' ')
             p++;
         if (field == 3 && (*p == 'Z' || *p == 'X'))
-            return 0;           /* a zombie has exited */
-        if (field == 22)
+            return -ESRCH;      /* a zombie has exited */
+        if (field == 14)
+            utime = strtoull(p, NULL, 10);
+        else if (field == 15)
+            stime = strtoull(p, NULL, 10);
+        else if (field == 22)
             start = strtoull(p, NULL, 10);
         p = strchr(p, ' ');
     }
-    return start;
+    if (start_r)
+        *start_r = start;
+    if (cpu_r)
+        *cpu_r = utime + stime;
+    return 0;
+}
+
+unsigned long long domstate_proc_starttime(pid_t pid)
+{
+    unsigned long long start;
+
+    return domstate_proc_stat(pid, &start, NULL) ? 0 : start;
 }
 
 int domstate_write_pid(const char *dir, const char *file, pid_t pid)

@@ -109,6 +109,12 @@ int domstate_write_pid(const char *dir, const char *file, pid_t pid);
  * started at the recorded time, else 0. */
 pid_t domstate_read_pid(const char *dir, const char *file);
 
+/* Reads /proc/PID/stat: its start time (field 22) and the CPU it has
+ * used (utime + stime), both in clock ticks; a pointer may be NULL.
+ * 0, or -ESRCH when pid is gone or a zombie. */
+int domstate_proc_stat(pid_t pid, unsigned long long *start_r,
+                       unsigned long long *cpu_r);
+
 /* The start time of pid in clock ticks since boot (/proc/PID/stat field
  * 22), or 0 if it is gone. */
 unsigned long long domstate_proc_starttime(pid_t pid);

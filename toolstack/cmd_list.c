@@ -46,30 +46,11 @@ static long long info_int(json_object *info, const char *key)
 /* CPU seconds QEMU has used (xl's Time(s): the domain's CPU time). */
 static double cpu_seconds(pid_t pid)
 {
-    char path[64], buf[1024], *p;
-    unsigned long long ut = 0, st = 0;
-    FILE *f;
-    int field = 3;
+    unsigned long long ticks;
 
-    if (!pid)
+    if (domstate_proc_stat(pid, NULL, &ticks))
         return 0;
-    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-    if (!(f = fopen(path, "re")))
-        return 0;
-    p = fgets(buf, sizeof(buf), f);
-    fclose(f);
-    if (!p || !(p = strrchr(buf, ')')))
-        return 0;
-    for (p++; p && field <= 15; field++) {
-        while (*p == ' ')
-            p++;
-        if (field == 14)
-            ut = strtoull(p, NULL, 10);
-        else if (field == 15)
-            st = strtoull(p, NULL, 10);
-        p = strchr(p, ' ');
-    }
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    return (double)ticks / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* xl's six state letters: running, blocked, paused, shutdown, crashed, dying. */

@@ -127,6 +127,14 @@ void vmctl_refresh_state(struct domstate *ds)
     vmctl_qmp_close(q, lock);
 }
 
+/* reboot without a supervisor: nobody would restart the guest. */
+static int no_reboot_without_supervisor(const char *cmd, const struct domstate *ds)
+{
+    fprintf(stderr, "%s %s: %s: its supervisor is gone, and nobody would apply"
+            " on_reboot; destroy it and create it again\n", vmctl_prog, cmd, ds->name);
+    return EXIT_FAIL;
+}
+
 /* Sends request to the supervisor; 1 when the supervisor is gone. */
 static int ask_supervisor(const char *cmd, const struct domstate *ds, const char *request)
 {
@@ -212,7 +220,7 @@ int vmctl_destroy(const char *cmd, const struct domstate *ds)
     return EXIT_OK;
 }
 
-/* A one-domain command that asks the supervisor, else QEMU. */
+/* destroy, pause, unpause: ask the supervisor, else QEMU. */
 static int simple_request(int argc, char **argv, const char *cmd, const char *request)
 {
     struct domstate ds;
@@ -227,11 +235,7 @@ static int simple_request(int argc, char **argv, const char *cmd, const char *re
         status = vmctl_destroy(cmd, &ds);
     else if ((r = ask_supervisor(cmd, &ds, request)) <= 0)
         status = r ? EXIT_FAIL : EXIT_OK;
-    else if (!strcmp(request, "reboot")) {
-        fprintf(stderr, "%s %s: %s: its supervisor is gone, and nobody would apply"
-                " on_reboot; destroy it and create it again\n", vmctl_prog, cmd, ds.name);
-        status = EXIT_FAIL;
-    } else
+    else
         status = qmp_direct(cmd, &ds, request);
     domstate_dispose(&ds);
     return status;
@@ -350,12 +354,8 @@ static int shutdown_or_reboot(int argc, char **argv, const char *cmd)
         r = ask_supervisor(cmd, &v[i], cmd);
         if (r > 0 && !strcmp(cmd, "shutdown"))
             r = qmp_direct(cmd, &v[i], "shutdown") == EXIT_OK ? 0 : -1;
-        else if (r > 0) {
-            fprintf(stderr, "%s %s: %s: its supervisor is gone, and nobody would apply"
-                    " on_reboot; destroy it and create it again\n", vmctl_prog, cmd,
-                    v[i].name);
-            r = -1;
-        }
+        else if (r > 0)
+            r = no_reboot_without_supervisor(cmd, &v[i]) ? -1 : 0;
         if (r)
             status = EXIT_FAIL;
     }
