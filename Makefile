@@ -22,7 +22,7 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) \
              -Itoolstack/lib -Ihypervisor -Iprovision -DVMKIT_DATADIR='"$(DATADIR)"'
 
-PKGS      = json-c
+PKGS      = json-c libcurl libarchive libcrypt libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljson-c)
 ALL_CFLAGS += $(PKG_CFLAGS)

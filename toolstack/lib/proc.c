@@ -92,22 +92,39 @@ static long long now_ms(void)
     return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-int proc_wait(pid_t pid, int timeout_ms, int *status_r)
+static const volatile sig_atomic_t *cancel_flag;
+
+void proc_set_cancel(const volatile sig_atomic_t *flag)
+{
+    cancel_flag = flag;
+}
+
+bool proc_cancelled(void)
+{
+    return cancel_flag && *cancel_flag;
+}
+
+static int wait_one(pid_t pid, int timeout_ms, int *status_r, bool cancellable)
 {
     long long deadline = timeout_ms < 0 ? 0 : now_ms() + timeout_ms;
     long sleep_us = 1000;
+    bool poll = timeout_ms >= 0 || (cancellable && cancel_flag);
 
     for (;;) {
-        pid_t w = waitpid(pid, status_r, timeout_ms < 0 ? 0 : WNOHANG);
+        pid_t w = waitpid(pid, status_r, poll ? WNOHANG : 0);
 
         if (w == pid)
             return 0;
         if (w < 0 && errno != EINTR)
             return -errno;
+        if (cancellable && proc_cancelled()) {
+            proc_kill(pid, 2000);
+            return -ECANCELED;
+        }
         if (w == 0) {
             struct timespec ts;
 
-            if (now_ms() >= deadline)
+            if (timeout_ms >= 0 && now_ms() >= deadline)
                 return -ETIMEDOUT;
             ts.tv_sec = 0;
             ts.tv_nsec = sleep_us * 1000;
@@ -118,17 +135,22 @@ int proc_wait(pid_t pid, int timeout_ms, int *status_r)
     }
 }
 
+int proc_wait(pid_t pid, int timeout_ms, int *status_r)
+{
+    return wait_one(pid, timeout_ms, status_r, true);
+}
+
 void proc_kill(pid_t pid, int grace_ms)
 {
     int status;
 
     if (kill(pid, SIGTERM) < 0 && errno == ESRCH) {
-        proc_wait(pid, 0, &status);
+        wait_one(pid, 0, &status, false);
         return;
     }
-    if (proc_wait(pid, grace_ms, &status) == -ETIMEDOUT) {
+    if (wait_one(pid, grace_ms, &status, false) == -ETIMEDOUT) {
         kill(pid, SIGKILL);
-        proc_wait(pid, -1, &status);
+        wait_one(pid, -1, &status, false);
     }
 }
 

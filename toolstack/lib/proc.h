@@ -11,6 +11,7 @@
 #define VMKIT_PROC_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -42,7 +43,9 @@ int proc_start(const char *path, char *const argv[], const struct proc_opts *o,
 /*
  * Waits up to timeout_ms (-1: no limit) for pid to exit.  Returns 0 with
  * its wait status in *status_r, -ETIMEDOUT when it is still running (it
- * is left running), or -errno.  EINTR is retried.
+ * is left running), or -errno.  EINTR is retried.  When the cancel flag
+ * (proc_set_cancel) is set, the child is killed as proc_kill does and
+ * -ECANCELED returned.
  */
 int proc_wait(pid_t pid, int timeout_ms, int *status_r);
 
@@ -53,6 +56,17 @@ int proc_wait(pid_t pid, int timeout_ms, int *status_r);
  */
 int proc_run(const char *path, char *const argv[], const struct proc_opts *o,
               int timeout_ms, int *status_r);
+
+/*
+ * Makes every proc_wait and proc_run cancellable: a signal handler sets
+ * *flag (SIGINT, SIGTERM in vm-provision) and the child being waited
+ * for is stopped, so a command interrupted in the middle of a long step
+ * gets control back to clean up.  NULL turns it off.
+ */
+void proc_set_cancel(const volatile sig_atomic_t *flag);
+
+/* The cancel flag is set. */
+bool proc_cancelled(void);
 
 /* SIGTERM, then SIGKILL after grace_ms if it has not exited; reaps it. */
 void proc_kill(pid_t pid, int grace_ms);
