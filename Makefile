@@ -84,6 +84,11 @@ build/tests/host-mirror: tests/lib/host-mirror.c $(PROV_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -o $@ $< $(PROV_LIB) $(LIB) $(PKG_LIBS)
 
+# install_root from the command line, for tests/provision/bootstrap.t
+build/tests/install-driver: tests/lib/install-driver.c $(PROV_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -o $@ $< $(PROV_LIB) $(LIB) $(PKG_LIBS)
+
 # Xen's own parser, for the differential test (Debian: libxen-dev).
 build/tests/xlu-dump: tests/xlu/xlu-dump.c
 	@mkdir -p $(dir $@)
@@ -103,9 +108,15 @@ TESTS = $(UNIT_BIN) $(sort $(wildcard tests/*/*.t))
 
 # The guest fixture (tests/lib/fixture) is built once per run, never
 # taken from an earlier one.
-check: all $(UNIT_BIN) build/tests/xlu-dump build/tests/host-mirror $(FUZZ_BIN)
-	@rm -rf build/fixture build/fixture.lock
+check: all $(UNIT_BIN) build/tests/xlu-dump build/tests/host-mirror build/tests/install-driver \
+       $(FUZZ_BIN)
+	@rm -rf build/fixture build/fixture.lock build/provision-cache
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) prove --timer --exec tests/lib/run-one $(TESTS)
+
+# The README's main job: provision a Debian guest, boot it to login: on
+# hvc0, log in, look, shut it down (as root).
+demo: all
+	tests/lib/demo
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -118,7 +129,7 @@ install: all
 clean:
 	rm -rf build bin
 
-.PHONY: all check install clean
+.PHONY: all check demo install clean
 -include $(shell find build -path 'build/*fixture*' -prune -o -type f -name '*.d' -print 2>/dev/null)
 
 print-cflags:
