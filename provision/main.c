@@ -4,16 +4,23 @@
  * the exit status: 0 ok, 1 failure, 2 a bad or missing value.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "companions.h"
 #include "diag.h"
 #include "domain.h"
 #include "options.h"
 #include "paths.h"
+#include "pipeline.h"
 #include "plan.h"
+#include "proc.h"
 #include "settings.h"
 
 enum {
@@ -23,6 +30,175 @@ enum {
 };
 
 static const char *prog = "vm-provision";
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+}
+
+/* SIGINT, SIGTERM and SIGHUP stop the running step (proc_set_cancel)
+ * and undo the run; they do not kill vm-provision outright. */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    proc_set_cancel(&interrupted);
+}
+
+struct progress {
+    double total;
+    int nsteps;
+};
+
+static void report_step(void *ctx, int step, const char *what)
+{
+    struct progress *pr = ctx;
+
+    fprintf(stderr, "%s: [%d/%d] %s: %s\n", prog, step + 1, pr->nsteps, plan_step_names[step],
+            what);
+}
+
+static void report_done(void *ctx, int step, double seconds)
+{
+    struct progress *pr = ctx;
+
+    pr->total += seconds;
+    if (seconds >= 0.1)
+        fprintf(stderr, "%s: [%d/%d] %s: done in %.1f s\n", prog, step + 1, pr->nsteps,
+                plan_step_names[step], seconds);
+}
+
+static void report_detail(void *ctx, int step, const char *what)
+{
+    (void)ctx;
+    (void)step;
+    fprintf(stderr, "%s:        %s\n", prog, what);
+}
+
+/* The last lines of the run's log, to show why a step failed. */
+static void show_log_tail(const char *path, int lines)
+{
+    char buf[8192];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    off_t size;
+    ssize_t n;
+    const char *s;
+
+    if (fd < 0)
+        return;
+    size = lseek(fd, 0, SEEK_END);
+    if (size > (off_t)sizeof(buf) - 1)
+        lseek(fd, size - (off_t)sizeof(buf) + 1, SEEK_SET);
+    else
+        lseek(fd, 0, SEEK_SET);
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    s = buf + n;
+    for (int k = 0; s > buf && k <= lines; s--)
+        if (s[-1] == '\n')
+            k++;
+    fprintf(stderr, "%s: the last lines of %s:\n%s", prog, path, s);
+}
+
+/* The vmctl beside this program, else vmctl from $PATH (new string). */
+static char *find_vmctl(void)
+{
+    char exe[PATH_MAX], *slash, *path = NULL;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    if (n > 0) {
+        exe[n] = '\0';
+        if ((slash = strrchr(exe, '/'))) {
+            *slash = '\0';
+            if (asprintf(&path, "%s/vmctl", exe) < 0)
+                return NULL;
+            if (access(path, X_OK) == 0)
+                return path;
+            free(path);
+        }
+    }
+    return strdup("vmctl");
+}
+
+static int provision(const struct plan *p, const struct opt_set *o, const char *datadir)
+{
+    struct pipeline_args a = { 0 };
+    struct pipeline_result res;
+    struct progress pr = { 0, 0 };
+    struct diag d;
+    char *vmctl = find_vmctl();
+    int r, status;
+
+    if (!vmctl) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_FAIL;
+    }
+    while (plan_step_names[pr.nsteps])
+        pr.nsteps++;
+    diag_init(&d);
+    catch_signals();
+    a.plan = p;
+    a.opts = o;
+    a.datadir = datadir;
+    a.vmctl = vmctl;
+    a.logdir = paths_root(PATHS_LOG);
+    a.tty_fd = isatty(2) ? 2 : -1;
+    a.interrupted = &interrupted;
+    a.report = (struct pipeline_report){ report_step, report_done, report_detail, &pr };
+    r = pipeline_run(&a, &res, &d);
+    diag_print(&d, stderr, prog);
+    if (r == 0) {
+        printf("Guest %s is ready (%.1f s%s).\n", p->hostname, res.seconds,
+               res.cache_hit ? ", the base root from the cache" : "");
+        printf("  config:   %s\n  disk:     %s (%s, %s)\n", p->config_path, p->disk_path,
+               p->image_format, p->fs);
+        if (p->swap_path)
+            printf("  swap:     %s\n", p->swap_path);
+        printf("  kernel:   %s\n  log:      %s\n", p->kernel_path,
+               res.log_path ? res.log_path : "-");
+        if (p->boot)
+            printf("  running:  vmctl console %s\n", p->hostname);
+        else
+            printf("  start it: vmctl create %s -c\n", p->config_path);
+        if (res.password)
+            printf("  root password (shown once): %s\n", res.password);
+        status = EXIT_OK;
+    } else {
+        const char *step = res.failed_step >= 0 ? plan_step_names[res.failed_step] : "?";
+
+        if (res.log_path && !res.signal && res.failed_step >= 3)
+            show_log_tail(res.log_path, 15);
+        if (res.signal)
+            fprintf(stderr, "%s: %s: interrupted by %s during step %s; %s\n", prog, p->hostname,
+                    sigabbrev_np(res.signal) ? sigabbrev_np(res.signal) : "a signal", step,
+                    res.undone ? "everything it had made was removed"
+                               : "some of what it made is left (above)");
+        else
+            fprintf(stderr, "%s: %s: failed at step %s; %s%s%s\n", prog, p->hostname, step,
+                    res.undone ? "everything it had made was removed"
+                               : "some of what it made is left (above)",
+                    res.log_path ? "; log: " : "", res.log_path ? res.log_path : "");
+        status = res.signal ? 128 + res.signal : EXIT_FAIL;
+    }
+    if (res.password)
+        explicit_bzero(res.password, strlen(res.password));
+    pipeline_result_dispose(&res);
+    diag_dispose(&d);
+    free(vmctl);
+    return status;
+}
 
 /* Reads one settings file into o; 0, -EINVAL (recorded), -ENOMEM.
  * -ENOENT (nothing recorded) for an absent file when missing_ok. */
@@ -80,6 +256,22 @@ int main(int argc, char **argv)
         goto out;
     }
     usage |= r != 0;
+    if (!usage && (a.list || a.delete_name)) {
+        if (a.nitems || a.nconfigs || (a.list && a.delete_name) || (a.json && !a.list)) {
+            fprintf(stderr, "%s: --list [--json] and --delete NAME take no other option\n",
+                    prog);
+            status = EXIT_USAGE;
+        } else {
+            status = a.list ? companions_list(prog, a.json) : companions_delete(prog,
+                                                                                a.delete_name);
+        }
+        goto out;
+    }
+    if (!usage && a.json) {
+        fprintf(stderr, "%s: --json goes with --list\n", prog);
+        status = EXIT_USAGE;
+        goto out;
+    }
 
     /* provision.conf, then each --config FILE, then the command line */
     if (!(conf = paths_join(paths_root(PATHS_CONF), "provision.conf")))
@@ -130,8 +322,7 @@ int main(int argc, char **argv)
         goto out;
 
     if (!o.v[SLOT_DRY_RUN].on) {
-        fprintf(stderr, "%s: installing guests is not implemented yet (the install pipeline"
-                " comes with vmkit issue 4); --dry-run shows the plan\n", prog);
+        status = provision(&p, &o, datadir);
         goto out;
     }
 

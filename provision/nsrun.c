@@ -75,6 +75,8 @@ static void child(const char *root, char *const argv[], const struct proc_opts *
     signal(SIGCHLD, SIG_DFL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* a group of its own, so that whatever it starts can be stopped too */
+    setpgid(0, 0);
 
     if (unshare(CLONE_NEWNS) < 0)
         child_fail("unshare", "mount namespace");
@@ -110,8 +112,15 @@ int nsrun(const char *root, char *const argv[], const struct proc_opts *o,
         return -errno;
     if (pid == 0)
         child(root, argv, o, flags);
+    setpgid(pid, pid);
     r = proc_wait(pid, timeout_ms, status_r);
     if (r == -ETIMEDOUT)
         proc_kill(pid, 2000);
+    /* nothing it started outlives it: a process left in its group would
+     * keep the namespace's mounts and go on writing into the root */
+    if (kill(-pid, SIGTERM) == 0) {
+        usleep(200 * 1000);
+        kill(-pid, SIGKILL);
+    }
     return r;
 }

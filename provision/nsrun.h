@@ -24,7 +24,9 @@
  * Runs argv (argv[0] an absolute path; on the host, or in the guest with
  * NSRUN_CHROOT) as proc_run does: envp, stdin/stdout/stderr from o
  * (o->keep_fds and o->new_session are ignored), timeout_ms (-1: none),
- * cancellable (proc_set_cancel).  $1-style arguments are the caller's.
+ * cancellable (proc_set_cancel).  The program leads a process group of
+ * its own; when it has exited, whatever it left running in that group
+ * is killed.
  * Returns 0 with the wait status in *status_r, or -errno (-ETIMEDOUT,
  * -ECANCELED; a mount that failed shows as exit status 127 with a
  * message on the child's stderr).

@@ -21,6 +21,7 @@
 
 static const char *const fs_choices[] = { "ext4", "xfs", "btrfs", NULL };
 static const char *const format_choices[] = { "raw", "qcow2", NULL };
+static const char *const network_choices[] = { "bridge", "user", "none", NULL };
 static const char *const method_choices[] = {
     "mmdebstrap", "debootstrap", "tar", "copy", NULL,
 };
@@ -85,6 +86,9 @@ const struct opt_def options_table[] = {
       "the guest's MAC address (unicast)"),
     V("bridge", "NAME", SLOT_BRIDGE, CK_BRIDGE, NULL, "br0",
       "the host bridge the guest's interface joins"),
+    V("network", "TYPE", SLOT_NETWORK, CK_CHOICE, network_choices, "bridge",
+      "the guest's interface: on a host bridge (bridge), QEMU user networking"
+      " (user: no host setup, outbound only) or none"),
     V("role", "NAME[,NAME]", SLOT_ROLE, CK_NAMES, NULL, NULL,
       "also run the hooks of hooks/roles/NAME/"),
     V("hooks", "DIR", SLOT_HOOKS, CK_DIR, NULL, NULL,
@@ -99,6 +103,13 @@ const struct opt_def options_table[] = {
       "print the plan and the guest config; change nothing"),
     { "config", OPT_VALUE, "FILE", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY, NULL,
       "read settings from FILE, after provision.conf" },
+    F("list", SLOT_NONE, 0, OPT_CMDLINE_ONLY,
+      "list the guests vm-provision made (name, dist, disks, network) and exit"),
+    F("json", SLOT_NONE, 0, OPT_CMDLINE_ONLY,
+      "with --list: print JSON"),
+    { "delete", OPT_VALUE, "NAME", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY, NULL,
+      "remove guest NAME that vm-provision made: its config, images and kernel"
+      " (not while it runs)" },
     F("help", SLOT_NONE, 0, OPT_CMDLINE_ONLY,
       "print this help"),
 };
@@ -680,6 +691,12 @@ int options_parse_argv(int argc, char **argv, struct opt_argv *a, struct diag *d
         def = &options_table[c - 256];
         if (!strcmp(def->name, "help"))
             a->help = true;
+        else if (!strcmp(def->name, "list"))
+            a->list = true;
+        else if (!strcmp(def->name, "json"))
+            a->json = true;
+        else if (!strcmp(def->name, "delete"))
+            a->delete_name = optarg;
         else if (!strcmp(def->name, "config"))
             a->configs[a->nconfigs++] = optarg;
         else
@@ -707,10 +724,13 @@ char *options_help(const char *prog)
     if (!f)
         return NULL;
     fprintf(f, "usage: %s --hostname NAME [OPTION...]\n"
-            "Plans a guest: its images, root file system, hooks, kernel and config.\n"
-            "This version plans (--dry-run) but does not install yet.\n\n"
-            "Options (each is also a key in provision.conf and --config files):\n",
-            prog);
+            "       %s --list [--json]\n"
+            "       %s --delete NAME\n"
+            "Makes a guest: its images, root file system, hooks, kernel and config\n"
+            "(--dry-run shows the plan and changes nothing).\n\n"
+            "Options (each is also a key in provision.conf and --config files, but for\n"
+            "force, dry-run, config, list, json, delete and help):\n",
+            prog, prog, prog);
     for (size_t i = 0; i < NOPTS; i++) {
         const struct opt_def *def = &options_table[i];
         char left[64], text[512];

@@ -51,6 +51,7 @@ enum opt_slot {
     SLOT_NAMESERVER,
     SLOT_MAC,
     SLOT_BRIDGE,
+    SLOT_NETWORK,       /* bridge, user, none */
     SLOT_ROLE,
     SLOT_HOOKS,
     SLOT_OUTPUT,
@@ -159,6 +160,9 @@ struct opt_argv {
     const char **configs;           /* --config FILE arguments, in order (borrowed) */
     size_t nconfigs;
     bool help;
+    bool list;                      /* --list: the guests vm-provision made */
+    bool json;                      /* --json, with --list */
+    const char *delete_name;        /* --delete NAME (borrowed) */
 };
 
 void options_argv_dispose(struct opt_argv *a);

@@ -17,13 +17,15 @@
 #include "aptsrc.h"
 #include "cfg.h"
 #include "check.h"
+#include "hooks.h"
 #include "paths.h"
 #include "plan.h"
 #include "units.h"
 #include "vif.h"
 
 const char *const plan_step_names[] = {
-    "validate", "lock", "storage", "install", "hooks", "kernel", "config", "boot", NULL,
+    "validate", "lock", "storage", "install", "hooks", "identity", "kernel", "filesystem",
+    "config", "boot", NULL,
 };
 
 static const char *const fs_names[] = { "ext4", "xfs", "btrfs" };
@@ -618,10 +620,15 @@ static void resolve_hooks(struct ctx *c)
         goto nomem;
     free(path);
     path = NULL;
-    if (c->p->dist.family) {
+    /* the family's hooks; Ubuntu is Debian's family, with its own after */
+    for (int i = 0; c->p->dist.family && i < 2; i++) {
+        const char *fam = i == 0 && !strcmp(c->p->dist.family, "ubuntu") ? "debian"
+                          : i == 0 ? c->p->dist.family : "ubuntu";
         char *rel = NULL;
 
-        if (asprintf(&rel, "hooks/%s", c->p->dist.family) < 0)
+        if (i == 1 && strcmp(c->p->dist.family, "ubuntu"))
+            break;
+        if (asprintf(&rel, "hooks/%s", fam) < 0)
             goto nomem;
         path = paths_join(c->env->datadir, rel);
         free(rel);
@@ -661,6 +668,25 @@ static void resolve_hooks(struct ctx *c)
     }
     if (hooks && strv_add(&c->p->hook_dirs, hooks))
         goto nomem;
+
+    /* what the roles install comes with the bootstrap (and its cache key) */
+    if (c->p->roles && !c->usage) {
+        char **pkgs = NULL;
+        int r = hooks_role_packages(c->env->datadir, c->p->roles, &pkgs, c->d);
+
+        if (r == -ENOMEM)
+            goto nomem;
+        if (r) {
+            c->usage = 1;
+            return;
+        }
+        for (size_t i = 0; pkgs[i]; i++)
+            if (!strv_has(c->p->packages, pkgs[i]) && strv_add(&c->p->packages, pkgs[i])) {
+                strv_free(pkgs);
+                goto nomem;
+            }
+        strv_free(pkgs);
+    }
     return;
 nomem:
     free(path);
@@ -716,6 +742,9 @@ enum plan_status plan_resolve(const struct opt_set *o, const struct plan_env *en
         p->password = o->v[SLOT_PASSWORD].value ? PLAN_PASSWORD_GIVEN : PLAN_PASSWORD_GENERATE;
     if ((s = val(o, SLOT_SSH_KEY)) && !(p->ssh_key = strdup(s)))
         NOMEM(&c);
+    p->network = val(o, SLOT_NETWORK) ? val(o, SLOT_NETWORK) : "bridge";
+    p->network = !strcmp(p->network, "user") ? "user" : !strcmp(p->network, "none") ? "none"
+                                                                                   : "bridge";
     if (!(p->bridge = strdup(val(o, SLOT_BRIDGE) ? val(o, SLOT_BRIDGE) : "br0")))
         NOMEM(&c);
     p->cache = o->v[SLOT_CACHE].on;
@@ -807,30 +836,21 @@ static char *find_program(const char *name)
     return NULL;
 }
 
-/* The number of hooks (executable NN-* files) in dir, or -1 when the
- * directory is absent. */
+/* The number of hooks in dir, by hooks_collect's rules; -1 when the
+ * directory is absent or unreadable. */
 static int count_hooks(const char *dir)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int n = 0;
+    char *dirs[] = { (char *)dir, NULL };
+    struct hook_list l = { 0 };
+    struct diag d;
+    int n;
 
-    if (!d)
+    if (!is_dir(dir))
         return -1;
-    while ((e = readdir(d))) {
-        char *full = NULL;
-        struct stat st;
-
-        if (!(e->d_name[0] >= '0' && e->d_name[0] <= '9' && e->d_name[1] >= '0' &&
-              e->d_name[1] <= '9' && e->d_name[2] == '-'))
-            continue;
-        if (asprintf(&full, "%s/%s", dir, e->d_name) < 0)
-            continue;
-        if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
-            n++;
-        free(full);
-    }
-    closedir(d);
+    diag_init(&d);
+    n = hooks_collect(dirs, &l, &d) == 0 ? (int)l.n : -1;
+    hook_list_dispose(&l);
+    diag_dispose(&d);
     return n;
 }
 
@@ -904,8 +924,13 @@ char *plan_describe(const struct plan *p)
         else
             fprintf(f, "%s %s (%d hook%s)", i ? "," : "", p->hook_dirs[i], n, n == 1 ? "" : "s");
     }
-    fprintf(f, "; then identity: hostname %s, network ", p->hostname);
-    if (p->dhcp)
+    fprintf(f, "\n");
+
+    /* identity */
+    fprintf(f, "identity: hostname %s, network ", p->hostname);
+    if (!strcmp(p->network, "none"))
+        fprintf(f, "none");
+    else if (p->dhcp)
         fprintf(f, "dhcp");
     else
         fprintf(f, "%s/%d%s%s", p->ip, p->prefix, p->gateway ? " via " : "",
@@ -913,7 +938,7 @@ char *plan_describe(const struct plan *p)
     fprintf(f, " (%s)", p->dist.network_style);
     if (p->nameservers)
         fprintf(f, ", nameservers %s", p->nameservers);
-    fprintf(f, ", root password %s, ssh keys %s\n",
+    fprintf(f, ", root password %s, ssh keys %s; fresh machine-id and ssh host keys\n",
             p->password == PLAN_PASSWORD_GIVEN ? "given" :
             p->password == PLAN_PASSWORD_GENERATE ? "generated" : "none (locked)",
             p->ssh_key ? p->ssh_key : "none");
@@ -923,11 +948,23 @@ char *plan_describe(const struct plan *p)
             " console %s)\n", debootstrap ? p->dist.kernel_package : "the kernel",
             p->kernel_path, p->ramdisk_path, p->dist.console);
 
+    /* filesystem */
+    fprintf(f, "filesystem: %s labelled root from the guest root, %s, into %s%s\n", p->fs, sz,
+            p->disk_path, !strcmp(p->image_format, "qcow2") ? " (via raw, then qemu-img convert)"
+                                                            : " (sparse)");
+
     /* config */
-    fprintf(f, "config: %s (pvh, memory %s, maxmem %s, %ld vcpu%s, mac %s%s, bridge %s%s)\n",
-            p->config_path, mem, maxm, p->vcpus, p->vcpus == 1 ? "" : "s", p->mac,
-            p->mac_generated ? " from the uuid" : "", p->bridge,
-            p->config_exists ? "; exists, --force replaces it" : "");
+    fprintf(f, "config: %s (pvh, memory %s, maxmem %s, %ld vcpu%s", p->config_path, mem, maxm,
+            p->vcpus, p->vcpus == 1 ? "" : "s");
+    if (!strcmp(p->network, "bridge"))
+        fprintf(f, ", mac %s%s, bridge %s", p->mac, p->mac_generated ? " from the uuid" : "",
+                p->bridge);
+    else if (!strcmp(p->network, "user"))
+        fprintf(f, ", mac %s%s, QEMU user networking", p->mac,
+                p->mac_generated ? " from the uuid" : "");
+    else
+        fprintf(f, ", no network interface");
+    fprintf(f, "%s)\n", p->config_exists ? "; exists, --force replaces it" : "");
 
     /* boot */
     if (p->boot)
@@ -978,7 +1015,7 @@ int plan_domain(const struct plan *p, struct domain_desc *dom)
     dom->vcpus = dom->maxvcpus = p->vcpus;
     if (!(dom->name = strdup(p->hostname)) || !(dom->kernel = strdup(p->kernel_path)) ||
         !(dom->ramdisk = strdup(p->ramdisk_path)) || !(dom->root = strdup("LABEL=root ro")) ||
-        asprintf(&dom->extra, "console=%s", p->dist.console) < 0) {
+        asprintf(&dom->extra, "console=%s net.ifnames=0", p->dist.console) < 0) {
         dom->extra = NULL;
         return -ENOMEM;
     }
@@ -987,13 +1024,18 @@ int plan_domain(const struct plan *p, struct domain_desc *dom)
         return -ENOMEM;
     if (p->swap_path && add_disk(dom, p->swap_path, "xvdb", DISK_FORMAT_RAW))
         return -ENOMEM;
+    if (!strcmp(p->network, "none"))
+        return 0;
     if (!(dom->vifs = calloc(1, sizeof(*dom->vifs))))
         return -ENOMEM;
     vif = &dom->vifs[0];
     vif_spec_init(vif);
     dom->nvifs = 1;
-    if (!(vif->mac = strdup(p->mac)) || !(vif->bridge = strdup(p->bridge)) ||
-        (p->ip && !(vif->ip = strdup(p->ip))))
+    if (!(vif->mac = strdup(p->mac)) || (p->ip && !(vif->ip = strdup(p->ip))))
+        return -ENOMEM;
+    if (!strcmp(p->network, "user"))
+        vif->netdev_user = true;
+    else if (!(vif->bridge = strdup(p->bridge)))
         return -ENOMEM;
     return 0;
 }

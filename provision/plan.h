@@ -6,7 +6,7 @@
  *
  * The steps, in order, named as the pipeline names them (and as
  * VMKIT_FAIL_AT names them): validate, lock, storage, install, hooks,
- * kernel, config, boot.
+ * identity, kernel, filesystem, config, boot.
  */
 #ifndef VMKIT_PLAN_H
 #define VMKIT_PLAN_H
@@ -71,6 +71,7 @@ struct plan {
     char mac[18];
     bool mac_generated;
     char *bridge;
+    const char *network;            /* static: "bridge", "user" or "none" */
     char **roles;                   /* NULL-terminated */
     char **hook_dirs;               /* common, family, roles, --hooks: NULL-terminated */
     char *config_path;

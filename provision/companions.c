@@ -1,0 +1,200 @@
+/*
+ * companions.c - vm-provision --list and --delete (see companions.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "check.h"
+#include "companions.h"
+#include "diag.h"
+#include "domstate.h"
+#include "fileio.h"
+#include "paths.h"
+#include "registry.h"
+#include "units.h"
+
+static const char *run_state(const char *name)
+{
+    struct domstate ds;
+    const char *s = "-";
+
+    if (domstate_find(name, &ds) == 0) {
+        s = ds.qemu_pid > 0 ? "running" : ds.supervisor_pid > 0 ? "starting" : "-";
+        domstate_dispose(&ds);
+    }
+    return s;
+}
+
+static void size_text(uint64_t bytes, char *buf, size_t len)
+{
+    if (bytes && bytes % UNITS_GIB == 0)
+        snprintf(buf, len, "%lluG", (unsigned long long)(bytes / UNITS_GIB));
+    else
+        snprintf(buf, len, "%lluM", (unsigned long long)(bytes / UNITS_MIB));
+}
+
+int companions_list(const char *prog, bool json)
+{
+    struct registry_entry *v = NULL;
+    struct diag d;
+    size_t n = 0;
+    int r, status = 0;
+
+    diag_init(&d);
+    r = registry_list(paths_root(PATHS_LIB), &v, &n, &d);
+    diag_print(&d, stderr, prog);
+    diag_dispose(&d);
+    if (r) {
+        fprintf(stderr, "%s: cannot list the guests: %s\n", prog, strerror(-r));
+        return 1;
+    }
+    if (json) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; a && i < n; i++) {
+            char *text = registry_entry_json(&v[i]);
+            json_object *o = text ? json_tokener_parse(text) : NULL;
+
+            free(text);
+            if (o)
+                json_object_object_add(o, "state", json_object_new_string(run_state(v[i].name)));
+            if (!o || json_object_array_add(a, o)) {
+                json_object_put(o);
+                status = 1;
+            }
+        }
+        if (a)
+            printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+        else
+            status = 1;
+        json_object_put(a);
+    } else {
+        printf("%-20s %-10s %-8s %-50s %s\n", "Name", "Dist", "State", "Disks", "Network");
+        for (size_t i = 0; i < n; i++) {
+            char disks[4096], sz[32], ssz[32], net[128];
+
+            size_text(v[i].size, sz, sizeof sz);
+            size_text(v[i].swap_size, ssz, sizeof ssz);
+            if (v[i].swap)
+                snprintf(disks, sizeof disks, "%s (%s %s) +swap %s", v[i].disk,
+                         v[i].disk_format ? v[i].disk_format : "?", sz, ssz);
+            else
+                snprintf(disks, sizeof disks, "%s (%s %s)", v[i].disk,
+                         v[i].disk_format ? v[i].disk_format : "?", sz);
+            if (v[i].network && !strcmp(v[i].network, "none"))
+                snprintf(net, sizeof net, "none");
+            else if (v[i].network && !strcmp(v[i].network, "user"))
+                snprintf(net, sizeof net, "%s (user)", v[i].address ? v[i].address : "?");
+            else
+                snprintf(net, sizeof net, "%s on %s", v[i].address ? v[i].address : "?",
+                         v[i].bridge ? v[i].bridge : "?");
+            printf("%-20s %-10s %-8s %-50s %s\n", v[i].name, v[i].dist ? v[i].dist : "?",
+                   run_state(v[i].name), disks, net);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        registry_entry_dispose(&v[i]);
+    free(v);
+    return status;
+}
+
+/* Removes path (a file), saying so; 0 or 1 when it could not be. */
+static int remove_file(const char *prog, const char *path)
+{
+    if (!path)
+        return 0;
+    if (unlink(path) == 0) {
+        printf("removed %s\n", path);
+        return 0;
+    }
+    if (errno == ENOENT)
+        return 0;
+    fprintf(stderr, "%s: cannot remove %s: %s\n", prog, path, strerror(errno));
+    return 1;
+}
+
+/* Removes the directory of path if it is empty now. */
+static void remove_parent_if_empty(const char *path)
+{
+    char *dir = path ? strdup(path) : NULL;
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+
+    if (slash && slash != dir) {
+        *slash = '\0';
+        rmdir(dir);
+    }
+    free(dir);
+}
+
+int companions_delete(const char *prog, const char *name)
+{
+    struct registry_entry e;
+    struct diag d;
+    const char *why;
+    char *record = NULL, *lock = NULL;
+    int fd = -1, status = 1, r;
+
+    registry_entry_init(&e);
+    diag_init(&d);
+    if (check_hostname(name, &why) < 0) {
+        fprintf(stderr, "%s: --delete: `%s' is not a guest name: %s\n", prog, name, why);
+        return 2;
+    }
+    if (!(record = registry_path(paths_root(PATHS_LIB), name)) ||
+        asprintf(&lock, "%s/provision/%s.lock", paths_root(PATHS_RUN), name) < 0) {
+        lock = NULL;
+        fprintf(stderr, "%s: out of memory\n", prog);
+        goto out;
+    }
+    if (access(record, F_OK) < 0) {
+        fprintf(stderr, "%s: --delete: vm-provision made no guest `%s' (no %s)\n", prog, name,
+                record);
+        status = 2;
+        goto out;
+    }
+    r = registry_read(record, &e, &d);
+    diag_print(&d, stderr, prog);
+    if (r)
+        goto out;
+
+    /* not while a provisioning of the same name runs, nor the guest */
+    fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        fprintf(stderr, "%s: %s is being provisioned now (%s is locked)\n", prog, name, lock);
+        goto out;
+    }
+    if (strcmp(run_state(name), "-")) {
+        fprintf(stderr, "%s: %s is running: `vmctl shutdown -w %s' first\n", prog, name, name);
+        goto out;
+    }
+    status = 0;
+    status |= remove_file(prog, e.config);
+    status |= remove_file(prog, e.disk);
+    status |= remove_file(prog, e.swap);
+    status |= remove_file(prog, e.kernel);
+    status |= remove_file(prog, e.ramdisk);
+    if (e.image_dir && rmdir(e.image_dir) < 0 && errno != ENOENT)
+        fprintf(stderr, "%s: left %s: %s\n", prog, e.image_dir, strerror(errno));
+    remove_parent_if_empty(e.kernel);
+    if (!status)
+        status |= remove_file(prog, record);
+    else
+        fprintf(stderr, "%s: kept %s, since not everything could be removed\n", prog, record);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(lock);
+    free(record);
+    registry_entry_dispose(&e);
+    diag_dispose(&d);
+    return status;
+}

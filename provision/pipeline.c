@@ -1,0 +1,1237 @@
+/*
+ * pipeline.c - vm-provision's steps, for real (see pipeline.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "domain.h"
+#include "domstate.h"
+#include "fileio.h"
+#include "hooks.h"
+#include "identity.h"
+#include "image.h"
+#include "install.h"
+#include "journal.h"
+#include "paths.h"
+#include "pipeline.h"
+#include "proc.h"
+#include "registry.h"
+#include "units.h"
+
+enum step {
+    STEP_VALIDATE,
+    STEP_LOCK,
+    STEP_STORAGE,
+    STEP_INSTALL,
+    STEP_HOOKS,
+    STEP_IDENTITY,
+    STEP_KERNEL,
+    STEP_FILESYSTEM,
+    STEP_CONFIG,
+    STEP_BOOT,
+    NSTEPS,
+};
+
+#define HOOK_TIMEOUT_MS     (15 * 60 * 1000)
+#define BOOT_TIMEOUT_MS     (5 * 60 * 1000)
+#define SSH_KEY_MAX         (256 * 1024)
+
+struct pipeline {
+    const struct pipeline_args *a;
+    const struct plan *p;
+    struct pipeline_result *res;
+    struct diag *d;
+    struct journal j;
+    int log_fd;
+    int lock_fd;
+    char *workdir;              /* DIR/domains/.NAME.new-XXXXXX */
+    char *staging;              /* workdir/root */
+    char *new_disk, *new_swap;  /* in workdir */
+    char *new_kernel, *new_ramdisk;
+    char *password_hash;
+    char *authorized_keys;
+    char *config_text;
+    char **aside;               /* what an existing guest had, moved aside: removed at the end */
+    size_t naside;
+    bool cache_hit;
+};
+
+static const char *step_name(int step)
+{
+    return plan_step_names[step];
+}
+
+int pipeline_step_index(const char *name)
+{
+    for (int i = 0; plan_step_names[i]; i++)
+        if (!strcmp(plan_step_names[i], name))
+            return i;
+    return -1;
+}
+
+void pipeline_result_dispose(struct pipeline_result *r)
+{
+    free(r->password);
+    free(r->log_path);
+    memset(r, 0, sizeof(*r));
+    r->failed_step = -1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+__attribute__((format(printf, 3, 4)))
+static void say(struct pipeline *pl, int step, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (pl->a->report.step)
+        pl->a->report.step(pl->a->report.ctx, step, buf);
+    if (pl->log_fd >= 0)
+        dprintf(pl->log_fd, "== %s: %s\n", step_name(step), buf);
+}
+
+static void detail(void *ctx, const char *what)
+{
+    struct pipeline *pl = ctx;
+
+    if (pl->a->report.detail)
+        pl->a->report.detail(pl->a->report.ctx, -1, what);
+    if (pl->log_fd >= 0)
+        dprintf(pl->log_fd, "-- %s\n", what);
+}
+
+/* 0, or -ENOMEM after telling d: for the journal's own failures. */
+static int nomem(struct pipeline *pl)
+{
+    diag_error(pl->d, NULL, 0, 0, "out of memory");
+    return -ENOMEM;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    return paths_join(dir, name);
+}
+
+/* mkdir -p, recording in the journal every directory it made. */
+static int mkdirs(struct pipeline *pl, const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    size_t len = strlen(path);
+
+    if (len >= sizeof buf)
+        return -ENAMETOOLONG;
+    memcpy(buf, path, len + 1);
+    for (char *s = buf + 1;; s++) {
+        bool end = *s == '\0';
+
+        if (*s != '/' && !end)
+            continue;
+        *s = '\0';
+        if (mkdir(buf, mode) == 0) {
+            if (journal_add_dir(&pl->j, buf) < 0) {
+                rmdir(buf);
+                return -ENOMEM;
+            }
+        } else if (errno != EEXIST) {
+            int r = -errno;
+
+            diag_error(pl->d, NULL, 0, 0, "cannot create %s: %s", buf, strerror(errno));
+            return r;
+        }
+        if (end)
+            break;
+        *s = '/';
+    }
+    return 0;
+}
+
+/* ---- validate ---- */
+
+static bool have_program(const char *name)
+{
+    const char *path = getenv("PATH");
+    char buf[PATH_MAX];
+
+    if (!path || !*path)
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (const char *p = path; *p;) {
+        size_t k = strcspn(p, ":");
+
+        if (k && (size_t)snprintf(buf, sizeof buf, "%.*s/%s", (int)k, p, name) < sizeof buf &&
+            access(buf, X_OK) == 0)
+            return true;
+        p += k + (p[k] == ':');
+    }
+    return false;
+}
+
+static int step_validate(struct pipeline *pl)
+{
+    const struct plan *p = pl->p;
+    const struct opt_set *o = pl->a->opts;
+    const char *need[8];
+    size_t n = 0;
+    int bad = 0;
+
+    if (geteuid() != 0) {
+        diag_error(pl->d, NULL, 0, 0, "must run as root: building a guest root needs"
+                   " chroot, device nodes and files owned by other users (--dry-run does not)");
+        return -EPERM;
+    }
+    if (!strcmp(p->install_method, "mmdebstrap") || !strcmp(p->install_method, "debootstrap"))
+        need[n++] = p->install_method;
+    need[n++] = !strcmp(p->fs, "xfs") ? "mkfs.xfs" : !strcmp(p->fs, "btrfs") ? "mkfs.btrfs"
+                                                                             : "mke2fs";
+    if (p->swap_path)
+        need[n++] = "mkswap";
+    if (!strcmp(p->image_format, "qcow2"))
+        need[n++] = "qemu-img";
+    need[n++] = "ssh-keygen";
+    for (size_t i = 0; i < n; i++) {
+        if (!have_program(need[i])) {
+            diag_error(pl->d, NULL, 0, 0, "%s not found in PATH (needed to make this guest)",
+                       need[i]);
+            bad = 1;
+        }
+    }
+
+    /* root's password, generated or given, hashed once here */
+    if (p->password == PLAN_PASSWORD_GENERATE &&
+        identity_generate_password(&pl->res->password) < 0)
+        return nomem(pl);
+    if (p->password != PLAN_PASSWORD_NONE) {
+        const char *pw = p->password == PLAN_PASSWORD_GIVEN ? o->v[SLOT_PASSWORD].value
+                                                            : pl->res->password;
+        int r = identity_hash_password(pw, &pl->password_hash);
+
+        if (r < 0) {
+            diag_error(pl->d, NULL, 0, 0, "cannot hash root's password: %s", strerror(-r));
+            return r;
+        }
+    }
+    if (p->ssh_key) {
+        size_t len;
+        int r = file_read_bounded(p->ssh_key, SSH_KEY_MAX, 0, &pl->authorized_keys, &len, pl->d);
+
+        if (r < 0)
+            return r;
+    }
+    return bad ? -EINVAL : 0;
+}
+
+/* ---- lock ---- */
+
+/*
+ * What an interrupted run (SIGKILL, a power cut) of the same name left:
+ * work directories, guests moved aside, half-written files.  The name's
+ * lock is ours, so no live run owns them.
+ */
+static void sweep_dir(struct pipeline *pl, const char *dir, const char *const *prefixes)
+{
+    DIR *dp = opendir(dir);
+    struct dirent *e;
+
+    if (!dp)
+        return;
+    while ((e = readdir(dp))) {
+        for (size_t i = 0; prefixes[i]; i++) {
+            char *path;
+            int r;
+
+            if (strncmp(e->d_name, prefixes[i], strlen(prefixes[i])))
+                continue;
+            if (!(path = join(dir, e->d_name)))
+                break;
+            r = journal_remove_tree(path);
+            if (r)
+                diag_warn(pl->d, NULL, 0, 0, "cannot remove %s (left by an interrupted run):"
+                          " %s", path, strerror(-r));
+            else
+                diag_warn(pl->d, NULL, 0, 0, "removed %s, left by an interrupted run", path);
+            free(path);
+            break;
+        }
+    }
+    closedir(dp);
+}
+
+static int sweep(struct pipeline *pl)
+{
+    const struct plan *p = pl->p;
+    const char *name = p->hostname;
+    char *dirs[4] = { strdup(p->image_dir), strdup(p->kernel_path), strdup(p->config_path),
+                      registry_path(p->env->libdir, name) };
+    char *pre[4][3] = { { 0 } };
+    int r = 0;
+
+    if (!dirs[0] || !dirs[1] || !dirs[2] || !dirs[3])
+        r = -ENOMEM;
+    if (!r) {
+        *strrchr(dirs[0], '/') = '\0';             /* DIR/domains */
+        *strrchr(dirs[1], '/') = '\0';             /* LIBDIR/boot/NAME */
+        *strrchr(dirs[1], '/') = '\0';             /* LIBDIR/boot */
+        *strrchr(dirs[2], '/') = '\0';
+        *strrchr(dirs[3], '/') = '\0';
+        if (asprintf(&pre[0][0], ".%s.new-", name) < 0 ||
+            asprintf(&pre[0][1], ".%s.old-", name) < 0 ||
+            asprintf(&pre[1][0], ".%s.old-", name) < 0 ||
+            asprintf(&pre[2][0], ".%s.cfg.old-", name) < 0 ||
+            asprintf(&pre[2][1], "%s.cfg.new-", name) < 0 ||
+            asprintf(&pre[3][0], ".%s.json.old-", name) < 0 ||
+            asprintf(&pre[3][1], "%s.json.new-", name) < 0)
+            r = -ENOMEM;
+    }
+    for (int i = 0; !r && i < 4; i++)
+        sweep_dir(pl, dirs[i], (const char *const *)pre[i]);
+    for (int i = 0; i < 4; i++) {
+        free(dirs[i]);
+        for (int k = 0; k < 3; k++)
+            free(pre[i][k]);
+    }
+    return r ? nomem(pl) : 0;
+}
+
+
+static int unlock(void *arg)
+{
+    struct pipeline *pl = arg;
+
+    if (pl->lock_fd >= 0) {
+        unlink(pl->p->lock_path);       /* before the lock goes: see take_lock */
+        close(pl->lock_fd);
+        pl->lock_fd = -1;
+    }
+    return 0;
+}
+
+/* Whether a domain called name runs (or is kept) under vmctl. */
+static bool guest_running(const char *name)
+{
+    struct domstate ds;
+
+    if (domstate_find(name, &ds) < 0)
+        return false;
+    bool alive = ds.qemu_pid > 0 || ds.supervisor_pid > 0;
+
+    domstate_dispose(&ds);
+    return alive;
+}
+
+static int step_lock(struct pipeline *pl)
+{
+    const struct plan *p = pl->p;
+    char *dir = strdup(p->lock_path);
+    int r;
+
+    if (!dir)
+        return nomem(pl);
+    *strrchr(dir, '/') = '\0';
+    r = mkdirs(pl, dir, 0700);
+    free(dir);
+    if (r)
+        return r == -ENOMEM ? nomem(pl) : r;
+
+    /* The lock file is removed by its holder before it unlocks, so a
+     * locker that opened the old file finds, after its flock, that the
+     * path names another file (or none) and tries again. */
+    for (int tries = 0;; tries++) {
+        struct stat a, b;
+        int fd = open(p->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+        if (fd < 0) {
+            r = -errno;
+            diag_error(pl->d, NULL, 0, 0, "cannot open %s: %s", p->lock_path, strerror(errno));
+            return r;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            r = -errno;
+            close(fd);
+            if (r == -EWOULDBLOCK) {
+                diag_error(pl->d, NULL, 0, 0, "another vm-provision is making %s now (%s is"
+                           " locked); nothing was changed", p->hostname, p->lock_path);
+                return -EBUSY;
+            }
+            diag_error(pl->d, NULL, 0, 0, "cannot lock %s: %s", p->lock_path, strerror(-r));
+            return r;
+        }
+        if (fstat(fd, &a) == 0 && stat(p->lock_path, &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev) {
+            pl->lock_fd = fd;
+            break;
+        }
+        close(fd);
+        if (tries > 100) {
+            diag_error(pl->d, NULL, 0, 0, "cannot lock %s: it keeps changing", p->lock_path);
+            return -EBUSY;
+        }
+    }
+    if (journal_add_call(&pl->j, unlock, pl, p->lock_path) < 0) {
+        unlock(pl);
+        return nomem(pl);
+    }
+    if ((r = sweep(pl)))
+        return r;
+
+    /* what the plan saw may have changed before the lock was ours */
+    if (!p->force) {
+        const char *made = access(p->config_path, F_OK) == 0 ? p->config_path :
+                           access(p->disk_path, F_OK) == 0 ? p->disk_path :
+                           p->swap_path && access(p->swap_path, F_OK) == 0 ? p->swap_path : NULL;
+
+        if (made) {
+            diag_error(pl->d, NULL, 0, 0, "guest `%s' exists: %s (--force replaces it)",
+                       p->hostname, made);
+            return -EEXIST;
+        }
+    }
+    if (guest_running(p->hostname)) {
+        diag_error(pl->d, NULL, 0, 0, "guest `%s' is running: `vmctl shutdown -w %s' first",
+                   p->hostname, p->hostname);
+        return -EBUSY;
+    }
+    return 0;
+}
+
+/* ---- storage ---- */
+
+static int step_storage(struct pipeline *pl)
+{
+    const struct plan *p = pl->p;
+    char *parent = strdup(p->image_dir), *tmpl = NULL;
+    const char *name;
+    int r;
+
+    if (!parent)
+        return nomem(pl);
+    *strrchr(parent, '/') = '\0';
+    name = strrchr(p->image_dir, '/') + 1;
+    r = mkdirs(pl, parent, 0755);
+    if (!r && asprintf(&tmpl, "%s/.%s.new-XXXXXX", parent, name) < 0) {
+        tmpl = NULL;
+        r = nomem(pl);
+    }
+    free(parent);
+    if (r) {
+        free(tmpl);
+        return r;
+    }
+    if (!mkdtemp(tmpl)) {
+        r = -errno;
+        diag_error(pl->d, NULL, 0, 0, "cannot create a work directory %s: %s", tmpl,
+                   strerror(errno));
+        free(tmpl);
+        return r;
+    }
+    pl->workdir = tmpl;
+    if (journal_add_tree(&pl->j, pl->workdir) < 0) {
+        rmdir(pl->workdir);
+        return nomem(pl);
+    }
+    if (chmod(pl->workdir, 0755) < 0) {
+        r = -errno;
+        diag_error(pl->d, NULL, 0, 0, "cannot chmod %s: %s", pl->workdir, strerror(errno));
+        return r;
+    }
+    if (!(pl->staging = join(pl->workdir, "root")) ||
+        !(pl->new_disk = join(pl->workdir, strrchr(p->disk_path, '/') + 1)) ||
+        (p->swap_path && !(pl->new_swap = join(pl->workdir, "swap.img"))))
+        return nomem(pl);
+    if (pl->new_swap) {
+        detail(pl, "swap image");
+        r = image_make_swap(pl->new_swap, p->swap, "swap", pl->log_fd, pl->d);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- install ---- */
+
+static int step_install(struct pipeline *pl)
+{
+    const struct plan *p = pl->p;
+    struct install_req req = { 0 };
+    struct install_result ir = { 0 };
+    char *hooks = NULL;
+    int r;
+
+    if (mkdir(pl->staging, 0755) < 0) {
+        r = -errno;
+        diag_error(pl->d, NULL, 0, 0, "cannot create %s: %s", pl->staging, strerror(errno));
+        return r;
+    }
+    if (!(hooks = join(pl->a->datadir, "hooks/debian/bootstrap")))
+        return nomem(pl);
+    req.method = p->install_method;
+    req.suite = p->dist.suite;
+    req.arch = p->arch;
+    req.mirror = p->mirror;
+    req.components = p->dist.components.v;
+    req.packages = p->packages;
+    req.source = p->install_source;
+    req.staging = pl->staging;
+    req.cachedir = p->cachedir;
+    req.use_cache = p->cache;
+    req.bootstrap_hooks = hooks;
+    req.log_fd = pl->log_fd;
+    req.tty_fd = pl->a->tty_fd;
+    r = install_root(&req, &ir, pl->d);
+    free(hooks);
+    if (r)
+        return r;
+    pl->cache_hit = ir.cache_hit;
+    if (ir.cache_hit)
+        detail(pl, "the base root came from the cache");
+    return 0;
+}
+
+/* ---- hooks ---- */
+
+static int env_add(char ***envp, size_t *n, const char *key, const char *value)
+{
+    char **v = realloc(*envp, (*n + 2) * sizeof(*v));
+
+    if (!v)
+        return -ENOMEM;
+    *envp = v;
+    if (asprintf(&v[*n], "%s=%s", key, value ? value : "") < 0)
+        return -ENOMEM;
+    v[++*n] = NULL;
+    return 0;
+}
+
+static void env_free(char **envp)
+{
+    for (size_t i = 0; envp && envp[i]; i++)
+        free(envp[i]);
+    free(envp);
+}
+
+static char *words(char *const *v, const char *sep)
+{
+    size_t len = 1;
+    char *s;
+
+    for (size_t i = 0; v && v[i]; i++)
+        len += strlen(v[i]) + strlen(sep);
+    if (!(s = calloc(1, len)))
+        return NULL;
+    for (size_t i = 0; v && v[i]; i++) {
+        if (i)
+            strcat(s, sep);
+        strcat(s, v[i]);
+    }
+    return s;
+}
+
+/*
+ * The hooks' environment: every provisioning setting as VMKIT_<OPTION>
+ * (shared/DESIGN.md), resolved, never the password; a fixed PATH.
+ */
+static char **hook_env(const struct plan *p, const struct opt_set *o)
+{
+    char **envp = NULL, size[32], swap[32], mem[32], maxmem[32], vcpus[16], netmask[8] = "";
+    char *components = words(p->dist.components.v, " "), *roles = words(p->roles, ",");
+    char *dir = strdup(p->image_dir), *output = strdup(p->config_path);
+    size_t n = 0;
+    int r = 0;
+
+    if (dir) {      /* DIR/domains/NAME */
+        *strrchr(dir, '/') = '\0';
+        *strrchr(dir, '/') = '\0';
+    }
+    if (output)
+        *strrchr(output, '/') = '\0';
+    snprintf(maxmem, sizeof maxmem, "%ldM", p->maxmem);
+    snprintf(size, sizeof size, "%lluM", (unsigned long long)(p->size >> 20));
+    snprintf(swap, sizeof swap, "%lluM", (unsigned long long)(p->swap >> 20));
+    snprintf(mem, sizeof mem, "%ldM", p->memory);
+    snprintf(vcpus, sizeof vcpus, "%ld", p->vcpus);
+    if (!p->dhcp && p->ip)
+        snprintf(netmask, sizeof netmask, "/%d", p->prefix);
+    if (!components || !roles || !dir || !output)
+        r = -ENOMEM;
+    r = r ? r : env_add(&envp, &n, "PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    r = r ? r : env_add(&envp, &n, "LC_ALL", "C.UTF-8");
+    r = r ? r : env_add(&envp, &n, "DEBIAN_FRONTEND", "noninteractive");
+    r = r ? r : env_add(&envp, &n, "VMKIT_HOSTNAME", p->hostname);
+    r = r ? r : env_add(&envp, &n, "VMKIT_DIST", p->dist.name);
+    r = r ? r : env_add(&envp, &n, "VMKIT_FAMILY", p->dist.family);
+    r = r ? r : env_add(&envp, &n, "VMKIT_SUITE", p->dist.suite);
+    r = r ? r : env_add(&envp, &n, "VMKIT_ARCH", p->arch);
+    r = r ? r : env_add(&envp, &n, "VMKIT_MIRROR", p->mirror);
+    r = r ? r : env_add(&envp, &n, "VMKIT_COMPONENTS", components);
+    r = r ? r : env_add(&envp, &n, "VMKIT_INSTALL_METHOD", p->install_method);
+    r = r ? r : env_add(&envp, &n, "VMKIT_FS", p->fs);
+    r = r ? r : env_add(&envp, &n, "VMKIT_SIZE", size);
+    r = r ? r : env_add(&envp, &n, "VMKIT_IMAGE_FORMAT", p->image_format);
+    r = r ? r : env_add(&envp, &n, "VMKIT_ROOT_DEVICE", "LABEL=root");
+    r = r ? r : env_add(&envp, &n, "VMKIT_SWAP", p->swap_path ? swap : "");
+    r = r ? r : env_add(&envp, &n, "VMKIT_SWAP_DEVICE", p->swap_path ? "LABEL=swap" : "");
+    r = r ? r : env_add(&envp, &n, "VMKIT_CONSOLE", p->dist.console);
+    r = r ? r : env_add(&envp, &n, "VMKIT_NETWORK_STYLE", p->dist.network_style);
+    r = r ? r : env_add(&envp, &n, "VMKIT_KERNEL_PACKAGE", p->dist.kernel_package);
+    r = r ? r : env_add(&envp, &n, "VMKIT_MEMORY", mem);
+    r = r ? r : env_add(&envp, &n, "VMKIT_MAXMEM", maxmem);
+    r = r ? r : env_add(&envp, &n, "VMKIT_DIR", dir);
+    r = r ? r : env_add(&envp, &n, "VMKIT_OUTPUT", output);
+    r = r ? r : env_add(&envp, &n, "VMKIT_INSTALL_SOURCE", p->install_source);
+    r = r ? r : env_add(&envp, &n, "VMKIT_CACHE", p->cache ? "1" : "0");
+    r = r ? r : env_add(&envp, &n, "VMKIT_BOOT", p->boot ? "1" : "0");
+    r = r ? r : env_add(&envp, &n, "VMKIT_HOOKS", o->v[SLOT_HOOKS].value);
+    r = r ? r : env_add(&envp, &n, "VMKIT_VCPUS", vcpus);
+    r = r ? r : env_add(&envp, &n, "VMKIT_ROLE", roles);
+    r = r ? r : env_add(&envp, &n, "VMKIT_NETWORK", p->network);
+    r = r ? r : env_add(&envp, &n, "VMKIT_DHCP", p->dhcp ? "1" : "0");
+    r = r ? r : env_add(&envp, &n, "VMKIT_IP", p->dhcp ? "" : p->ip);
+    r = r ? r : env_add(&envp, &n, "VMKIT_NETMASK", netmask);
+    r = r ? r : env_add(&envp, &n, "VMKIT_GATEWAY", p->gateway);
+    r = r ? r : env_add(&envp, &n, "VMKIT_NAMESERVER", p->nameservers);
+    r = r ? r : env_add(&envp, &n, "VMKIT_MAC", p->mac);
+    r = r ? r : env_add(&envp, &n, "VMKIT_BRIDGE", !strcmp(p->network, "bridge") ? p->bridge
+                                                                                  : "");
+    r = r ? r : env_add(&envp, &n, "VMKIT_SSH_KEY", p->ssh_key);
+    r = r ? r : env_add(&envp, &n, "VMKIT_TIMEZONE", "Etc/UTC");
+    r = r ? r : env_add(&envp, &n, "VMKIT_LOCALE", "C.UTF-8");
+    free(components);
+    free(roles);
+    free(dir);
+    free(output);
+    if (r) {
+        env_free(envp);
+        return NULL;
+    }
+    return envp;
+}
+
+static void hook_progress(void *ctx, const char *path)
+{
+    char buf[PATH_MAX + 16];
+
+    snprintf(buf, sizeof buf, "hook %s", path);
+    detail(ctx, buf);
+}
+
+static int step_hooks(struct pipeline *pl)
+{
+    struct hook_list l = { 0 };
+    char **envp = hook_env(pl->p, pl->a->opts);
+    int r;
+
+    if (!envp)
+        return nomem(pl);
+    r = hooks_collect(pl->p->hook_dirs, &l, pl->d);
+    if (!r)
+        r = hooks_run(&l, pl->staging, envp, pl->log_fd, HOOK_TIMEOUT_MS, hook_progress, pl,
+                      pl->d);
+    hook_list_dispose(&l);
+    env_free(envp);
+    return r;
+}
+
+/* ---- identity ---- */
+
+static int step_identity(struct pipeline *pl)
+{
+    const struct plan *p = pl->p;
+    struct identity id = { 0 };
+
+    id.hostname = p->hostname;
+    /* --network none: no interface, so no network configuration */
+    id.network_style = !strcmp(p->network, "none") ? NULL : p->dist.network_style;
+    id.iface = "eth0";
+    id.dhcp = p->dhcp;
+    id.ip = p->ip;
+    id.prefix = p->prefix;
+    id.gateway = p->gateway;
+    id.nameservers = p->nameservers;
+    id.mac = p->mac;
+    id.password_hash = pl->password_hash;
+    id.authorized_keys = pl->authorized_keys;
+    id.ssh_host_keys = true;
+    return identity_apply_dir(&id, pl->staging, pl->d);
+}
+
+/* ---- kernel ---- */
+
+/* Copies name from dirfd (no symlink followed) to a new file dst. */
+static int copy_out(struct pipeline *pl, int dirfd, const char *name, const char *dst)
+{
+    struct stat st;
+    int in = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, r = 0;
+
+    if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+        r = in < 0 ? -errno : -EINVAL;
+        diag_error(pl->d, NULL, 0, 0, "guest root: /boot/%s: %s", name,
+                   r == -EINVAL ? "not a regular file" : strerror(-r));
+        goto out;
+    }
+    out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) {
+        r = -errno;
+        diag_error(pl->d, NULL, 0, 0, "cannot create %s: %s", dst, strerror(errno));
+        goto out;
+    }
+    for (off_t done = 0; done < st.st_size;) {
+        ssize_t k = sendfile(out, in, NULL, (size_t)(st.st_size - done));
+
+        if (k <= 0) {
+            r = k < 0 ? -errno : -EIO;
+            diag_error(pl->d, NULL, 0, 0, "copying /boot/%s to %s: %s", name, dst,
+                       strerror(-r));
+            unlink(dst);
+            goto out;
+        }
+        done += k;
+    }
+out:
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) < 0 && !r) {
+        r = -errno;
+        unlink(dst);
+    }
+    return r;
+}
+
+static int step_kernel(struct pipeline *pl)
+{
+    int rootfd = -1, bootfd = -1, r = 0;
+    DIR *dir = NULL;
+    struct dirent *e;
+    char *best = NULL, initrd[NAME_MAX + 1], *bootdir = NULL;
+
+    rootfd = open(pl->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd >= 0)
+        bootfd = openat(rootfd, "boot", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (bootfd < 0 || !(dir = fdopendir(dup(bootfd)))) {
+        r = -errno;
+        diag_error(pl->d, NULL, 0, 0, "guest root: /boot: %s", strerror(errno));
+        goto out;
+    }
+    /* the newest vmlinuz-VERSION that has its initrd.img-VERSION */
+    while ((e = readdir(dir))) {
+        struct stat st;
+
+        if (strncmp(e->d_name, "vmlinuz-", 8) || !e->d_name[8])
+            continue;
+        snprintf(initrd, sizeof initrd, "initrd.img-%s", e->d_name + 8);
+        if (fstatat(bootfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            fstatat(bootfd, initrd, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (!best || strverscmp(e->d_name, best) > 0) {
+            free(best);
+            if (!(best = strdup(e->d_name))) {
+                r = nomem(pl);
+                goto out;
+            }
+        }
+    }
+    if (!best) {
+        diag_error(pl->d, NULL, 0, 0, "guest root: no kernel in /boot (vmlinuz-VERSION with"
+                   " its initrd.img-VERSION); the %s install must include one",
+                   pl->p->install_method);
+        r = -ENOENT;
+        goto out;
+    }
+    snprintf(initrd, sizeof initrd, "initrd.img-%s", best + 8);
+    {
+        char what[NAME_MAX + 32];
+
+        snprintf(what, sizeof what, "kernel %s", best + 8);
+        detail(pl, what);
+    }
+    if (!(bootdir = join(pl->workdir, "boot")) ||
+        !(pl->new_kernel = join(bootdir, "vmlinuz")) ||
+        !(pl->new_ramdisk = join(bootdir, "initrd.img"))) {
+        r = nomem(pl);
+        goto out;
+    }
+    if (mkdir(bootdir, 0755) < 0) {
+        r = -errno;
+        diag_error(pl->d, NULL, 0, 0, "cannot create %s: %s", bootdir, strerror(errno));
+        goto out;
+    }
+    r = copy_out(pl, bootfd, best, pl->new_kernel);
+    if (!r)
+        r = copy_out(pl, bootfd, initrd, pl->new_ramdisk);
+out:
+    if (dir)
+        closedir(dir);
+    if (bootfd >= 0)
+        close(bootfd);
+    if (rootfd >= 0)
+        close(rootfd);
+    free(best);
+    free(bootdir);
+    return r;
+}
+
+/* ---- filesystem ---- */
+
+static int step_filesystem(struct pipeline *pl)
+{
+    const struct plan *p = pl->p;
+    bool qcow2 = !strcmp(p->image_format, "qcow2");
+    char *raw = qcow2 ? join(pl->workdir, "disk.raw") : strdup(pl->new_disk);
+    int r;
+
+    if (!raw)
+        return nomem(pl);
+    r = image_build_fs(p->fs, pl->staging, "root", p->size, raw, pl->workdir, pl->log_fd,
+                       pl->d);
+    if (!r && qcow2) {
+        detail(pl, "qemu-img convert to qcow2");
+        r = image_convert_qcow2(raw, pl->new_disk, pl->log_fd, pl->d);
+        unlink(raw);
+    }
+    free(raw);
+    if (r)
+        return r;
+    /* the root is in the image now: free its space before anything else */
+    r = journal_remove_tree(pl->staging);
+    if (r)
+        diag_warn(pl->d, NULL, 0, 0, "cannot remove %s: %s", pl->staging, strerror(-r));
+    return 0;
+}
+
+/* ---- config ---- */
+
+/* Moves an existing path aside (a sibling .NAME.old-PID) with a
+ * journal entry that puts it back; remembers it for removal at the end. */
+static int move_aside(struct pipeline *pl, const char *path)
+{
+    char *aside = NULL, *slash = strrchr(path, '/'), **v;
+    int r;
+
+    if (access(path, F_OK) < 0)
+        return 0;
+    if (asprintf(&aside, "%.*s/.%s.old-%ld", (int)(slash - path), path, slash + 1,
+                 (long)getpid()) < 0)
+        return nomem(pl);
+    if (!(v = realloc(pl->aside, (pl->naside + 1) * sizeof(*v)))) {
+        free(aside);
+        return nomem(pl);
+    }
+    pl->aside = v;
+    if (rename(path, aside) < 0) {
+        r = -errno;
+        diag_error(pl->d, NULL, 0, 0, "cannot move %s aside: %s", path, strerror(errno));
+        free(aside);
+        return r;
+    }
+    if (journal_add_rename(&pl->j, aside, path) < 0) {
+        rename(aside, path);
+        free(aside);
+        return nomem(pl);
+    }
+    pl->aside[pl->naside++] = aside;
+    return 0;
+}
+
+/*
+ * --force over a guest made with other --dir or --output: what its
+ * record names, where the new guest will not be, goes aside too.
+ */
+static int move_aside_old(struct pipeline *pl, const char *bootdir)
+{
+    const struct plan *p = pl->p;
+    struct registry_entry old;
+    struct diag mine;
+    char *path = registry_path(p->env->libdir, p->hostname), *oldboot = NULL;
+    int r = 0;
+
+    if (!path)
+        return nomem(pl);
+    registry_entry_init(&old);
+    diag_init(&mine);
+    if (access(path, F_OK) == 0 && registry_read(path, &old, &mine) == 0) {
+        if (old.kernel && (oldboot = strdup(old.kernel)))
+            *strrchr(oldboot, '/') = '\0';
+        if (strcmp(old.image_dir, p->image_dir))
+            r = move_aside(pl, old.image_dir);
+        if (!r && oldboot && strcmp(oldboot, bootdir))
+            r = move_aside(pl, oldboot);
+        if (!r && strcmp(old.config, p->config_path))
+            r = move_aside(pl, old.config);
+    }
+    /* an unreadable record is replaced: nothing it names can be trusted */
+    diag_dispose(&mine);
+    registry_entry_dispose(&old);
+    free(oldboot);
+    free(path);
+    return r;
+}
+
+/* Moves a finished file from the work directory into place. */
+static int move_in(struct pipeline *pl, const char *from, const char *to)
+{
+    if (rename(from, to) < 0) {
+        int r = -errno;
+
+        diag_error(pl->d, NULL, 0, 0, "cannot move %s to %s: %s", from, to, strerror(errno));
+        return r;
+    }
+    return journal_add_file(&pl->j, to) < 0 ? nomem(pl) : 0;
+}
+
+/* Writes text to path through a temporary file beside it. */
+static int write_new(struct pipeline *pl, const char *path, const char *text, mode_t mode)
+{
+    char *tmp = NULL;
+    size_t len = strlen(text);
+    int fd, r = 0;
+
+    if (asprintf(&tmp, "%s.new-%ld", path, (long)getpid()) < 0)
+        return nomem(pl);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+        r = -errno;
+        diag_error(pl->d, NULL, 0, 0, "cannot write %s: %s", tmp, strerror(errno));
+    }
+    if (fd >= 0 && close(fd) < 0 && !r) {
+        r = -errno;
+        diag_error(pl->d, NULL, 0, 0, "cannot write %s: %s", tmp, strerror(errno));
+    }
+    if (!r)
+        r = move_in(pl, tmp, path);
+    if (r)
+        unlink(tmp);
+    free(tmp);
+    return r;
+}
+
+/* The config read back gives the same guest (JSON of both compared). */
+static int check_readback(struct pipeline *pl, const struct domain_desc *dom)
+{
+    struct cfg *cfg = NULL;
+    struct domain_desc back;
+    json_object *a = NULL, *b = NULL;
+    size_t before = pl->d->n;
+    int r;
+
+    domain_init(&back);
+    r = cfg_parse(pl->p->config_path, pl->config_text, strlen(pl->config_text), &cfg, pl->d);
+    if (!r)
+        r = domain_from_cfg(cfg, &back, pl->d);
+    if (!r && (pl->d->n != before || !(a = domain_to_json(dom)) || !(b = domain_to_json(&back)) ||
+               !json_object_equal(a, b)))
+        r = -EINVAL;
+    if (r)
+        diag_error(pl->d, NULL, 0, 0, "bug: the config written for %s does not read back as"
+                   " the same guest", pl->p->hostname);
+    json_object_put(a);
+    json_object_put(b);
+    domain_dispose(&back);
+    cfg_free(cfg);
+    return r;
+}
+
+static int step_config(struct pipeline *pl)
+{
+    const struct plan *p = pl->p;
+    struct domain_desc dom;
+    struct registry_entry reg;
+    char *bootdir = NULL, *confdir = NULL, *text = NULL;
+    int r;
+
+    domain_init(&dom);
+    registry_entry_init(&reg);
+    if (plan_domain(p, &dom) || !(pl->config_text = domain_write_cfg(&dom))) {
+        r = nomem(pl);
+        goto out;
+    }
+    r = check_readback(pl, &dom);
+    if (r)
+        goto out;
+
+    /* an existing guest (--force) goes aside, to come back if anything fails */
+    if (!(bootdir = strdup(p->kernel_path)) || !(confdir = strdup(p->config_path))) {
+        r = nomem(pl);
+        goto out;
+    }
+    *strrchr(bootdir, '/') = '\0';
+    *strrchr(confdir, '/') = '\0';
+    if ((r = move_aside_old(pl, bootdir)) || (r = move_aside(pl, p->image_dir)) ||
+        (r = move_aside(pl, bootdir)) || (r = move_aside(pl, p->config_path)))
+        goto out;
+
+    /* images, kernel */
+    if ((r = mkdirs(pl, p->image_dir, 0755)) || (r = move_in(pl, pl->new_disk, p->disk_path)) ||
+        (pl->new_swap && (r = move_in(pl, pl->new_swap, p->swap_path))) ||
+        (r = mkdirs(pl, bootdir, 0755)) ||
+        (r = move_in(pl, pl->new_kernel, p->kernel_path)) ||
+        (r = move_in(pl, pl->new_ramdisk, p->ramdisk_path)))
+        goto out;
+
+    /* the record --list and --delete read, then the config, last */
+    if ((r = registry_entry_from_plan(&reg, p)) < 0) {
+        r = nomem(pl);
+        goto out;
+    }
+    if (!(text = registry_entry_json(&reg))) {
+        r = nomem(pl);
+        goto out;
+    }
+    if ((r = mkdirs(pl, reg.record_dir, 0755)) || (r = move_aside(pl, reg.record_path)) ||
+        (r = write_new(pl, reg.record_path, text, 0644)))
+        goto out;
+    if ((r = mkdirs(pl, confdir, 0755)))
+        goto out;
+    r = write_new(pl, p->config_path, pl->config_text, 0644);
+out:
+    free(text);
+    free(bootdir);
+    free(confdir);
+    registry_entry_dispose(&reg);
+    domain_dispose(&dom);
+    return r;
+}
+
+/* ---- boot ---- */
+
+/* Undoes a boot: the guest started must go before its disks do. */
+static int destroy_guest(void *arg)
+{
+    struct pipeline *pl = arg;
+    char *argv[] = { (char *)pl->a->vmctl, (char *)"destroy", pl->p->hostname, NULL };
+    struct proc_opts o;
+    int status, r;
+
+    if (!guest_running(pl->p->hostname))
+        return 0;
+    proc_opts_init(&o);
+    o.stdout_fd = pl->log_fd >= 0 ? pl->log_fd : PROC_NULL;
+    o.stderr_fd = o.stdout_fd;
+    /* not cancellable: this runs after the signal, to undo */
+    proc_set_cancel(NULL);
+    r = proc_run(pl->a->vmctl, argv, &o, 60 * 1000, &status);
+    proc_set_cancel(pl->a->interrupted);
+    if (r)
+        return r;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+static int step_boot(struct pipeline *pl)
+{
+    char *argv[] = { (char *)pl->a->vmctl, (char *)"create", pl->p->config_path, NULL };
+    struct proc_opts o;
+    char how[64];
+    int status, r;
+
+    if (!pl->p->boot)
+        return 0;
+    proc_opts_init(&o);
+    /* a guest half started by a cancelled create is destroyed too */
+    if (journal_add_call(&pl->j, destroy_guest, pl, "the guest started by vmctl create") < 0)
+        return nomem(pl);
+    r = proc_run(pl->a->vmctl, argv, &o, BOOT_TIMEOUT_MS, &status);
+    if (r) {
+        diag_error(pl->d, NULL, 0, 0, "cannot run %s create %s: %s", pl->a->vmctl,
+                   pl->p->config_path, strerror(-r));
+        return r;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+        diag_error(pl->d, NULL, 0, 0, "vmctl create %s %s", pl->p->config_path,
+                   proc_status_text(status, how, sizeof how));
+        return -EIO;
+    }
+    return 0;
+}
+
+/* ---- the run ---- */
+
+static int (*const steps[NSTEPS])(struct pipeline *) = {
+    [STEP_VALIDATE] = step_validate,
+    [STEP_LOCK] = step_lock,
+    [STEP_STORAGE] = step_storage,
+    [STEP_INSTALL] = step_install,
+    [STEP_HOOKS] = step_hooks,
+    [STEP_IDENTITY] = step_identity,
+    [STEP_KERNEL] = step_kernel,
+    [STEP_FILESYSTEM] = step_filesystem,
+    [STEP_CONFIG] = step_config,
+    [STEP_BOOT] = step_boot,
+};
+
+static void describe_step(struct pipeline *pl, int step)
+{
+    const struct plan *p = pl->p;
+    char sz[32];
+
+    switch (step) {
+    case STEP_VALIDATE:
+        say(pl, step, "%s: %s %s", p->hostname, p->dist.name, p->arch);
+        break;
+    case STEP_LOCK:
+        say(pl, step, "%s", p->lock_path);
+        break;
+    case STEP_STORAGE:
+        say(pl, step, "work directory beside %s", p->image_dir);
+        break;
+    case STEP_INSTALL:
+        if (!strcmp(p->install_method, "tar") || !strcmp(p->install_method, "copy"))
+            say(pl, step, "%s %s", p->install_method, p->install_source);
+        else
+            say(pl, step, "%s %s %s from %s%s", p->install_method, p->dist.suite, p->arch,
+                p->mirror, p->cache ? " (cached base root if there is one)" : "");
+        break;
+    case STEP_HOOKS:
+        say(pl, step, "hooks for %s", p->dist.family);
+        break;
+    case STEP_IDENTITY:
+        say(pl, step, "hostname %s, network %s", p->hostname,
+            !strcmp(p->network, "none") ? "none" : p->dhcp ? "dhcp" : p->ip);
+        break;
+    case STEP_KERNEL:
+        say(pl, step, "kernel and initramfs to %s", p->kernel_path);
+        break;
+    case STEP_FILESYSTEM:
+        snprintf(sz, sizeof sz, "%lluM", (unsigned long long)(p->size >> 20));
+        say(pl, step, "%s %s, %s", p->fs, sz, p->image_format);
+        break;
+    case STEP_CONFIG:
+        say(pl, step, "%s", p->config_path);
+        break;
+    case STEP_BOOT:
+        if (p->boot)
+            say(pl, step, "vmctl create %s", p->config_path);
+        else
+            say(pl, step, "not asked for (--boot)");
+        break;
+    }
+}
+
+static int open_log(struct pipeline *pl)
+{
+    const char *logdir = pl->a->logdir;
+    char *path = NULL;
+    int fd;
+
+    if (mkdir(logdir, 0750) < 0 && errno != EEXIST) {
+        diag_error(pl->d, NULL, 0, 0, "cannot create %s: %s", logdir, strerror(errno));
+        return -errno;
+    }
+    if (asprintf(&path, "%s/%s-provision.log", logdir, pl->p->hostname) < 0)
+        return nomem(pl);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0) {
+        int r = -errno;
+
+        diag_error(pl->d, NULL, 0, 0, "cannot open %s: %s", path, strerror(errno));
+        free(path);
+        return r;
+    }
+    pl->log_fd = fd;
+    pl->res->log_path = path;
+    return 0;
+}
+
+int pipeline_run(const struct pipeline_args *a, struct pipeline_result *res, struct diag *d)
+{
+    struct pipeline pl = {
+        .a = a, .p = a->plan, .res = res, .d = d, .log_fd = -1, .lock_fd = -1,
+    };
+    const char *fail_at = getenv("VMKIT_FAIL_AT");
+    int inject = fail_at && *fail_at ? pipeline_step_index(fail_at) : -1;
+    double t0 = now_s();
+    int r = 0, step;
+
+    memset(res, 0, sizeof(*res));
+    res->failed_step = -1;
+    journal_init(&pl.j);
+    if (fail_at && *fail_at && inject < 0)
+        diag_warn(d, NULL, 0, 0, "VMKIT_FAIL_AT=%s names no step", fail_at);
+    if (geteuid() == 0)
+        r = open_log(&pl);
+    for (step = 0; !r && step < NSTEPS; step++) {
+        double ts = now_s();
+
+        if (*a->interrupted)
+            break;
+        describe_step(&pl, step);
+        r = steps[step](&pl);
+        if (!r && *a->interrupted)
+            break;
+        if (!r && step == inject) {
+            diag_error(d, NULL, 0, 0, "failure injected after step %s (VMKIT_FAIL_AT)",
+                       step_name(step));
+            r = -ECANCELED;
+        }
+        if (r)
+            break;
+        if (a->report.done)
+            a->report.done(a->report.ctx, step, now_s() - ts);
+        if (pl.log_fd >= 0)
+            dprintf(pl.log_fd, "== %s: done in %.1f s\n", step_name(step), now_s() - ts);
+    }
+    if (*a->interrupted) {
+        res->signal = *a->interrupted;
+        r = -EINTR;
+    }
+    if (r) {
+        size_t left;
+
+        res->failed_step = step < NSTEPS ? step : NSTEPS - 1;
+        if (pl.log_fd >= 0)
+            dprintf(pl.log_fd, "== %s: failed; undoing\n", step < NSTEPS ? step_name(step) : "");
+        left = journal_rollback(&pl.j, d);
+        res->undone = left == 0;
+    } else {
+        /* success: the work directory and what the old guest had go */
+        int e = journal_remove_tree(pl.workdir);
+
+        if (e)
+            diag_warn(d, NULL, 0, 0, "cannot remove %s: %s", pl.workdir, strerror(-e));
+        for (size_t i = 0; i < pl.naside; i++) {
+            e = journal_remove_tree(pl.aside[i]);
+            if (e)
+                diag_warn(d, NULL, 0, 0, "cannot remove %s (the replaced guest's): %s",
+                          pl.aside[i], strerror(-e));
+        }
+        unlock(&pl);
+        journal_dispose(&pl.j);
+    }
+    res->cache_hit = pl.cache_hit;
+    res->seconds = now_s() - t0;
+    if (pl.log_fd >= 0) {
+        dprintf(pl.log_fd, "== %s in %.1f s\n", r ? "failed" : "made", res->seconds);
+        close(pl.log_fd);
+    }
+    for (size_t i = 0; i < pl.naside; i++)
+        free(pl.aside[i]);
+    free(pl.aside);
+    free(pl.workdir);
+    free(pl.staging);
+    free(pl.new_disk);
+    free(pl.new_swap);
+    free(pl.new_kernel);
+    free(pl.new_ramdisk);
+    if (pl.password_hash)
+        explicit_bzero(pl.password_hash, strlen(pl.password_hash));
+    free(pl.password_hash);
+    free(pl.authorized_keys);
+    free(pl.config_text);
+    return r ? -1 : 0;
+}
