@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fileio.h"
 #include "vif.h"
 
 static bool is_alnum(char c)
@@ -354,27 +355,11 @@ int check_ssh_key(const char *path, size_t *nkeys_r, const char **why)
         r = fail(why, "too large for a public key file (over 64 KiB)");
         goto out;
     }
-    if (!(buf = malloc(CHECK_SSH_KEY_MAX + 1))) {
-        r = -ENOMEM;
+    r = fd_read_bounded(fd, CHECK_SSH_KEY_MAX, &buf, &len);
+    if (r == -EFBIG)
+        r = fail(why, "too large for a public key file (over 64 KiB)");
+    if (r)
         goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf + len, CHECK_SSH_KEY_MAX + 1 - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > CHECK_SSH_KEY_MAX) {
-            r = fail(why, "too large for a public key file (over 64 KiB)");
-            goto out;
-        }
-    }
     if (memchr(buf, '\0', len)) {
         r = fail(why, "a binary file, not an ssh public key");
         goto out;

@@ -224,8 +224,6 @@ static int temp_name(char out[32])
 static int dir_read(void *ctx, const char *path, size_t max, char **buf_r, size_t *len_r)
 {
     const char *base;
-    char *buf = NULL;
-    size_t len = 0;
     struct stat st, st2;
     int pfd, fd = -1, r;
 
@@ -259,34 +257,8 @@ static int dir_read(void *ctx, const char *path, size_t max, char **buf_r, size_
         r = -EINVAL;
         goto out;
     }
-    if (!(buf = malloc(max + 1))) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf + len, max + 1 - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > max) {
-            r = -EFBIG;
-            goto out;
-        }
-    }
-    buf[len] = '\0';
-    *buf_r = buf;
-    *len_r = len;
-    buf = NULL;
-    r = 0;
+    r = fd_read_bounded(fd, max, buf_r, len_r);
 out:
-    free(buf);
     if (fd >= 0)
         close(fd);
     close(pfd);

@@ -25,6 +25,7 @@
 #include "nsrun.h"
 #include "paths.h"
 #include "proc.h"
+#include "strv.h"
 
 extern char **environ;
 
@@ -87,24 +88,6 @@ static void strv_free(struct strv *s)
         free(s->v[i]);
     free(s->v);
     memset(s, 0, sizeof(*s));
-}
-
-/* v joined with sep, in a new string (NULL: out of memory). */
-static char *join(char *const *v, const char *sep)
-{
-    size_t len = 1;
-    char *s;
-
-    for (size_t i = 0; v && v[i]; i++)
-        len += strlen(v[i]) + strlen(sep);
-    if (!(s = calloc(1, len)))
-        return NULL;
-    for (size_t i = 0; v && v[i]; i++) {
-        if (i)
-            strcat(s, sep);
-        strcat(s, v[i]);
-    }
-    return s;
 }
 
 /* --- checking the request ---------------------------------------------- */
@@ -408,8 +391,8 @@ static int hook_scripts(const char *dir, const char *prefix, struct strv *v, str
 static int run_mmdebstrap(const struct install_req *r, const char *debcache, struct diag *d)
 {
     struct strv argv = { 0 }, env = { 0 };
-    char *comps = join(r->components, ","), *line = join(r->components, " ");
-    char *pkgs = join(r->packages, ",");
+    char *comps = strv_join(r->components, ","), *line = strv_join(r->components, " ");
+    char *pkgs = strv_join(r->packages, ",");
     int rc = -ENOMEM;
 
     if (!comps || !line || !pkgs || tool_env(debcache, &env) < 0)
@@ -551,7 +534,7 @@ static void clean_apt(const char *root)
 static int run_debootstrap(const struct install_req *r, const char *debcache, struct diag *d)
 {
     struct strv argv = { 0 }, env = { 0 };
-    char *comps = join(r->components, ","), *pkgs = join(r->packages, ",");
+    char *comps = strv_join(r->components, ","), *pkgs = strv_join(r->packages, ",");
     int rc = -ENOMEM;
 
     /* debootstrap keeps its own package cache: no hook gets one */

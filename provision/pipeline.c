@@ -26,6 +26,7 @@
 #include "paths.h"
 #include "pipeline.h"
 #include "proc.h"
+#include "strv.h"
 #include "registry.h"
 #include "units.h"
 
@@ -528,23 +529,6 @@ static void env_free(char **envp)
     free(envp);
 }
 
-static char *words(char *const *v, const char *sep)
-{
-    size_t len = 1;
-    char *s;
-
-    for (size_t i = 0; v && v[i]; i++)
-        len += strlen(v[i]) + strlen(sep);
-    if (!(s = calloc(1, len)))
-        return NULL;
-    for (size_t i = 0; v && v[i]; i++) {
-        if (i)
-            strcat(s, sep);
-        strcat(s, v[i]);
-    }
-    return s;
-}
-
 /*
  * The hooks' environment: every provisioning setting as VMKIT_<OPTION>
  * (shared/DESIGN.md), resolved, never the password; a fixed PATH.
@@ -552,7 +536,8 @@ static char *words(char *const *v, const char *sep)
 static char **hook_env(const struct plan *p, const struct opt_set *o)
 {
     char **envp = NULL, size[32], swap[32], mem[32], maxmem[32], vcpus[16], netmask[8] = "";
-    char *components = words(p->dist.components.v, " "), *roles = words(p->roles, ",");
+    char *components = strv_join(p->dist.components.v, " ");
+    char *roles = strv_join(p->roles, ",");
     char *dir = strdup(p->image_dir), *output = strdup(p->config_path);
     size_t n = 0;
     int r = 0;

@@ -10,11 +10,41 @@
 
 #include "fileio.h"
 
+int fd_read_bounded(int fd, size_t max, char **buf_r, size_t *len_r)
+{
+    char *buf = malloc(max + 1);
+    size_t len = 0;
+
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, max + 1 - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int r = -errno;
+
+            free(buf);
+            return r;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len > max) {
+            free(buf);
+            return -EFBIG;
+        }
+    }
+    buf[len] = '\0';
+    *buf_r = buf;
+    *len_r = len;
+    return 0;
+}
+
 int file_read_bounded(const char *path, size_t max, unsigned flags,
                       char **buf_r, size_t *len_r, struct diag *d)
 {
-    char *buf = NULL;
-    size_t len = 0;
     struct stat st;
     int fd, r;
 
@@ -38,36 +68,12 @@ int file_read_bounded(const char *path, size_t max, unsigned flags,
         diag_error(d, path, 0, 0, "not a regular file");
         goto out;
     }
-    if (!(buf = malloc(max + 1))) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf + len, max + 1 - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            diag_error(d, path, 0, 0, "cannot read: %s", strerror(-r));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > max) {
-            r = -EFBIG;
-            diag_error(d, path, 0, 0, "larger than %zu bytes", max);
-            goto out;
-        }
-    }
-    buf[len] = 0;
-    *buf_r = buf;
-    *len_r = len;
-    buf = NULL;
-    r = 0;
+    r = fd_read_bounded(fd, max, buf_r, len_r);
+    if (r == -EFBIG)
+        diag_error(d, path, 0, 0, "larger than %zu bytes", max);
+    else if (r && r != -ENOMEM)
+        diag_error(d, path, 0, 0, "cannot read: %s", strerror(-r));
 out:
-    free(buf);
     close(fd);
     return r;
 }

@@ -20,4 +20,12 @@
 int file_read_bounded(const char *path, size_t max, unsigned flags,
                       char **buf_r, size_t *len_r, struct diag *d);
 
+/*
+ * Reads what is left of fd, at most max bytes, into a new NUL-terminated
+ * buffer (*buf_r, caller frees; *len_r bytes without the NUL); EINTR is
+ * retried.  Returns 0, -EFBIG when there is more than max, -ENOMEM or
+ * the read's -errno; records nothing (the caller knows what fd is).
+ */
+int fd_read_bounded(int fd, size_t max, char **buf_r, size_t *len_r);
+
 #endif
