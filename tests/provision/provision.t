@@ -104,20 +104,22 @@ check $? "pv-b's disk is qcow2"
 ip netns exec "$ns" "$vmctl" create "$t/etc/pv-a.cfg" > "$t/create-a" 2>&1
 check $? "vmctl create pv-a (on br0 in the test's namespace)" || diag < "$t/create-a"
 # look DOMAIN PASSWORD: log in on hvc0, print what the test checks, detach
+# (each answer is waited for to its line's end: what is typed next is
+# echoed at once, and could otherwise land in the middle of the line)
 look() {
     printf '%s\n' 'send \r' 'expect login:' 'send root\r' 'expect Password:' \
         "send $2\\r" 'expect :~# ' \
         'send echo HN=$(cat /etc/hostname) HOSTS=$(grep -c "$(hostname)" /etc/hosts)\r' \
-        'expect HN=\S+ HOSTS=\d' \
+        'expect HN=\S+ HOSTS=\d\r?\n' \
         "send echo FSTAB=\$(grep -c '^devpts */dev/pts *devpts *gid=5,mode=620' /etc/fstab)/\$(grep -c '^LABEL=swap' /etc/fstab)\\r" \
-        'expect FSTAB=\d/\d' \
-        'send echo SWAP=$(swapon --show=NAME --noheadings)\r' 'expect SWAP=\S*' \
-        'send echo GETTY=$(systemctl is-active serial-getty@hvc0)\r' 'expect GETTY=\w+' \
-        'send echo NET=$(ip -4 -o addr show dev eth0 | awk "{print \$4}")\r' 'expect NET=\S*' \
-        'send echo KEY=$(cut -d" " -f3 /root/.ssh/authorized_keys 2>/dev/null)\r' 'expect KEY=\S*' \
+        'expect FSTAB=\d/\d\r?\n' \
+        'send echo SWAP=$(swapon --show=NAME --noheadings)\r' 'expect SWAP=\S*\r?\n' \
+        'send echo GETTY=$(systemctl is-active serial-getty@hvc0)\r' 'expect GETTY=\w+\r?\n' \
+        'send echo NET=$(ip -4 -o addr show dev eth0 | awk "{print \$4}")\r' 'expect NET=\S*\r?\n' \
+        'send echo KEY=$(cut -d" " -f3 /root/.ssh/authorized_keys 2>/dev/null)\r' 'expect KEY=\S*\r?\n' \
         'send echo HK=$(ls /etc/ssh/ssh_host_*_key | wc -l) MID=$(cat /etc/machine-id)\r' \
-        'expect MID=\w+' \
-        'send echo RUNNING=$(systemctl is-system-running)\r' 'expect RUNNING=\w+' \
+        'expect MID=\w+\r?\n' \
+        'send echo RUNNING=$(systemctl is-system-running)\r' 'expect RUNNING=\w+\r?\n' \
         'sendraw 1d' 'wait' |
         "$expect" --timeout 240 --log "$t/$1.console" -- "$vmctl" console "$1"
 }
