@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -66,6 +68,8 @@ struct pipeline {
     char **aside;               /* what an existing guest had, moved aside: removed at the end */
     size_t naside;
     bool cache_hit;
+    bool own_mounts;            /* in a mount namespace of its own */
+    bool staging_mounted;       /* staging is a tmpfs */
 };
 
 static const char *step_name(int step)
@@ -214,6 +218,25 @@ static int step_validate(struct pipeline *pl)
             diag_error(pl->d, NULL, 0, 0, "%s not found in PATH (needed to make this guest)",
                        need[i]);
             bad = 1;
+        }
+    }
+
+    /* the bridge is the host's business, but a guest that cannot start is
+     * worth saying so before the work, and fatal before --boot */
+    if (!strcmp(p->network, "bridge")) {
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof path, "/sys/class/net/%s/bridge", p->bridge);
+        if (access(path, F_OK) < 0) {
+            if (p->boot) {
+                diag_error(pl->d, NULL, 0, 0, "--boot: there is no bridge %s on this host"
+                           " (create it, or use --bridge NAME or --network user)", p->bridge);
+                bad = 1;
+            } else {
+                diag_warn(pl->d, NULL, 0, 0, "there is no bridge %s on this host: the guest"
+                          " will not start until there is (or use --bridge NAME or"
+                          " --network user)", p->bridge);
+            }
         }
     }
 
@@ -469,6 +492,62 @@ static int step_storage(struct pipeline *pl)
 
 /* ---- install ---- */
 
+/*
+ * The staging root in memory: a tmpfs as large as the image (a root that
+ * does not fit in it would not fit in the image either), when the host
+ * has twice that available.  It is mounted in vm-provision's own mount
+ * namespace (pipeline_run), so no other process sees it and it goes with
+ * vm-provision whatever happens; the root's files then never reach the
+ * disk, only the image does.  Otherwise the staging root is on disk.
+ */
+static uint64_t mem_available(void)
+{
+    char *text = NULL, *line;
+    size_t len;
+    uint64_t kb = 0;
+    int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return 0;
+    if (fd_read_bounded(fd, 64 * 1024, &text, &len) == 0 &&
+        (line = strstr(text, "MemAvailable:")))
+        kb = strtoull(line + 13, NULL, 10);
+    close(fd);
+    free(text);
+    return kb * 1024;
+}
+
+static int unmount_staging(void *arg)
+{
+    struct pipeline *pl = arg;
+
+    if (pl->staging_mounted && umount2(pl->staging, MNT_DETACH) < 0 && errno != EINVAL)
+        return -errno;
+    pl->staging_mounted = false;
+    return 0;
+}
+
+static void staging_tmpfs(struct pipeline *pl)
+{
+    char data[64];
+
+    if (!pl->own_mounts || mem_available() / 2 < pl->p->size)
+        return;
+    snprintf(data, sizeof data, "size=%llu,mode=0755",
+             (unsigned long long)pl->p->size);
+    if (mount("vmkit-staging", pl->staging, "tmpfs", 0, data) < 0) {
+        diag_warn(pl->d, NULL, 0, 0, "cannot mount a tmpfs on %s (%s): the root is staged on"
+                  " disk", pl->staging, strerror(errno));
+        return;
+    }
+    pl->staging_mounted = true;
+    if (journal_add_call(&pl->j, unmount_staging, pl, pl->staging) < 0) {
+        unmount_staging(pl);
+        return;
+    }
+    detail(pl, "the root is staged in memory (tmpfs)");
+}
+
 static int step_install(struct pipeline *pl)
 {
     const struct plan *p = pl->p;
@@ -482,6 +561,7 @@ static int step_install(struct pipeline *pl)
         diag_error(pl->d, NULL, 0, 0, "cannot create %s: %s", pl->staging, strerror(errno));
         return r;
     }
+    staging_tmpfs(pl);
     if (!(hooks = join(pl->a->datadir, "hooks/debian/bootstrap")))
         return nomem(pl);
     req.method = p->install_method;
@@ -795,7 +875,9 @@ static int step_filesystem(struct pipeline *pl)
     if (r)
         return r;
     /* the root is in the image now: free its space before anything else */
-    r = journal_remove_tree(pl->staging);
+    r = unmount_staging(pl);
+    if (!r)
+        r = journal_remove_tree(pl->staging);
     if (r)
         diag_warn(pl->d, NULL, 0, 0, "cannot remove %s: %s", pl->staging, strerror(-r));
     return 0;
@@ -1148,8 +1230,15 @@ int pipeline_run(const struct pipeline_args *a, struct pipeline_result *res, str
     journal_init(&pl.j);
     if (fail_at && *fail_at && inject < 0)
         diag_warn(d, NULL, 0, 0, "VMKIT_FAIL_AT=%s names no step", fail_at);
-    if (geteuid() == 0)
+    if (geteuid() == 0) {
         r = open_log(&pl);
+        /* a mount namespace of our own, a slave of the host's: what we
+         * mount (the staging tmpfs) is ours alone and goes with us, and
+         * what the host mounts meanwhile still reaches us (and a guest
+         * started by --boot) */
+        pl.own_mounts = unshare(CLONE_NEWNS) == 0 &&
+                        mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == 0;
+    }
     for (step = 0; !r && step < NSTEPS; step++) {
         double ts = now_s();
 
