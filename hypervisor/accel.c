@@ -389,7 +389,7 @@ int accel_probe(const struct accel_probe_params *p, enum domain_accel accel,
 {
     const char *qemu = p && p->qemu ? p->qemu : DEFAULT_QEMU;
     const char *argv[40];
-    char append[sizeof(PROBE_APPEND PROBE_RDINIT)];
+    char append[sizeof(PROBE_APPEND PROBE_RDINIT) + 40];
     char said[256], console[PROBE_LAST_MAX + 64], status_text[64], tail[320];
     struct probe_io *io = NULL;
     struct proc_opts o;
@@ -416,6 +416,14 @@ int accel_probe(const struct accel_probe_params *p, enum domain_accel accel,
     }
 
     snprintf(append, sizeof(append), "%s%s", PROBE_APPEND, p->initrd ? PROBE_RDINIT : "");
+    if (accel == ACCEL_TCG) {
+        /* as dm.c does for TCG guests: see there */
+        unsigned long khz = accel_host_tsc_khz();
+
+        if (khz)
+            snprintf(append + strlen(append), sizeof(append) - strlen(append),
+                     " tsc_early_khz=%lu", khz);
+    }
     argv[n++] = qemu;
     argv[n++] = "-machine";
     argv[n++] = "q35";
@@ -1037,3 +1045,76 @@ const char *accel_verdict_format(const struct accel_verdict *v, char *buf, size_
          v->cached ? ", cached until the host reboots" : "");
     return buf;
 }
+
+/* ---- the host's TSC ---- */
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+
+static bool cpuinfo_has_flags(void)
+{
+    FILE *f = fopen("/proc/cpuinfo", "re");
+    char line[8192];
+    bool constant = false, nonstop = false;
+
+    if (!f)
+        return false;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "flags", 5))
+            continue;
+        constant = strstr(line, " constant_tsc") != NULL;
+        nonstop = strstr(line, " nonstop_tsc") != NULL;
+        break;
+    }
+    fclose(f);
+    return constant && nonstop;
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (b->tv_sec - a->tv_sec) * 1e3 + (b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/* TSC ticks per ms over 20 ms, each end read between two clock reads
+ * and timed at their middle. */
+static double tsc_sample(void)
+{
+    struct timespec a1, a2, b1, b2, pause = { 0, 20 * 1000 * 1000 };
+    unsigned long long c0, c1;
+    double ms;
+
+    clock_gettime(CLOCK_MONOTONIC_RAW, &a1);
+    c0 = __rdtsc();
+    clock_gettime(CLOCK_MONOTONIC_RAW, &a2);
+    nanosleep(&pause, NULL);
+    clock_gettime(CLOCK_MONOTONIC_RAW, &b1);
+    c1 = __rdtsc();
+    clock_gettime(CLOCK_MONOTONIC_RAW, &b2);
+    ms = (ms_between(&a1, &b1) + ms_between(&a2, &b2)) / 2;
+    return ms > 0 ? (double)(c1 - c0) / ms : 0;
+}
+
+unsigned long accel_host_tsc_khz(void)
+{
+    double v[3], t;
+
+    if (!cpuinfo_has_flags())
+        return 0;
+    for (int i = 0; i < 3; i++)
+        v[i] = tsc_sample();
+    /* the median: one sample stretched by a preemption does not count */
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2 - i; k++)
+            if (v[k] > v[k + 1]) {
+                t = v[k];
+                v[k] = v[k + 1];
+                v[k + 1] = t;
+            }
+    return v[1] > 0 ? (unsigned long)(v[1] + 0.5) : 0;
+}
+#else
+unsigned long accel_host_tsc_khz(void)
+{
+    return 0;
+}
+#endif

@@ -229,6 +229,14 @@ int accel_host_status(const struct accel_probe_params *p, struct accel_verdict *
 const char *accel_verdict_name(const struct accel_verdict *v);
 
 /*
+ * The host's TSC rate in kHz, measured against CLOCK_MONOTONIC_RAW (the
+ * median of three 20 ms samples), when /proc/cpuinfo says the TSC is
+ * constant and does not stop (constant_tsc, nonstop_tsc); else 0.  A
+ * TCG guest's TSC is the host's, so this is the guest's rate too.
+ */
+unsigned long accel_host_tsc_khz(void);
+
+/*
  * One line for `vmctl info' and `list -l', into buf (len bytes, cut short
  * if needed): "NAME (REASON[; probed YYYY-MM-DD HH:MM:SS UTC][, cached
  * until the host reboots])".  Returns buf.

@@ -355,9 +355,15 @@ char *dm_rewrite_root(const struct domain_desc *dom, const char *cmdline,
 
 /* cmdline with console=hvc0 added (before a `--') when it names no
  * console.  A new string, or NULL on ENOMEM. */
-static char *add_console(const char *cmdline)
+/*
+ * cmdline with param ("console=hvc0") added before a `--' (what follows
+ * is init's), unless a parameter named as param's name (up to and with
+ * its `=') is there already.  A new string, or NULL (ENOMEM).
+ */
+static char *add_param(const char *cmdline, const char *param)
 {
-    const char *p = cmdline, *dashes = NULL;
+    const char *p = cmdline, *dashes = NULL, *eq = strchr(param, '=');
+    size_t key = eq ? (size_t)(eq - param) + 1 : strlen(param);
     char *s = NULL;
     size_t n;
 
@@ -370,20 +376,19 @@ static char *add_console(const char *cmdline)
             dashes = p;
             break;
         }
-        if (!strncmp(p, "console=", 8))
+        if (n >= key && !strncmp(p, param, key))
             return strdup(cmdline);
         p += n;
     }
     if (dashes) {
-        if (asprintf(&s, "%.*sconsole=hvc0 %s", (int)(dashes - cmdline), cmdline,
-                     dashes) < 0)
+        if (asprintf(&s, "%.*s%s %s", (int)(dashes - cmdline), cmdline, param, dashes) < 0)
             return NULL;
         return s;
     }
     n = strlen(cmdline);
     while (n && (cmdline[n - 1] == ' ' || cmdline[n - 1] == '\t'))
         n--;
-    if (asprintf(&s, "%.*s%sconsole=hvc0", (int)n, cmdline, n ? " " : "") < 0)
+    if (asprintf(&s, "%.*s%s%s", (int)n, cmdline, n ? " " : "", param) < 0)
         return NULL;
     return s;
 }
@@ -768,8 +773,24 @@ static int make_cmdline(struct build *b)
     if (b->pvh) {
         if (!(rewritten = dm_rewrite_root(b->dom, given, b->d)))
             goto out;
-        if (!(final = add_console(rewritten)))
+        if (!(final = add_param(rewritten, "console=hvc0")))
             goto out;
+        /*
+         * Under TCG the guest reads the host's TSC, whose rate the kernel
+         * then measures against the PIT in a few milliseconds of guest
+         * time; on a busy host that fails, microvm has no other reference
+         * (no HPET, no PM timer), and the kernel is left without a timer,
+         * hung for good.  Its rate is known: say it.
+         */
+        if (b->p->accel == ACCEL_TCG && b->p->tsc_khz) {
+            char param[48];
+
+            free(rewritten);
+            rewritten = final;
+            snprintf(param, sizeof param, "tsc_early_khz=%lu", b->p->tsc_khz);
+            if (!(final = add_param(rewritten, param)))
+                goto out;
+        }
     } else if (!(final = strdup(given))) {
         goto out;
     }

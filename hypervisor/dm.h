@@ -73,6 +73,10 @@ struct dm_params {
      * QEMU creates RUNDIR/qmp.sock and RUNDIR/qmp-vmctl.sock itself. */
     int qmp_fd, vmctl_qmp_fd;
     unsigned long host_cpus;    /* 0: unknown; more vcpus only warn */
+    /* TCG: the host's TSC rate in kHz (accel_host_tsc_khz), given to a
+     * directly booted kernel as tsc_early_khz= unless its command line
+     * has one; 0: unknown, nothing added. */
+    unsigned long tsc_khz;
 };
 
 /* Sets every pointer to NULL, accel to ACCEL_TCG, the fds to -1. */

@@ -168,6 +168,8 @@ static int plan_for(const struct domain_desc *dom, const struct accel_verdict *v
     dp.accel = v->accel;
     dp.rundir = rundir;
     dp.host_cpus = (unsigned long)sysconf(_SC_NPROCESSORS_ONLN);
+    if (dp.accel == ACCEL_TCG)
+        dp.tsc_khz = accel_host_tsc_khz();
     if (asprintf(&console_log, "%s/%s-console.log", paths_root(PATHS_LOG), dom->name) < 0)
         return -ENOMEM;
     dp.console_log = console_log;

@@ -476,6 +476,19 @@ static void test_decisions(void)
           run.r == 0 && !strcmp(run.plan.cmdline, "root=/dev/xvda1 console=ttyS0") &&
           has_msg(&run.d, DIAG_WARNING, "names no configured disk"),
           "a command line naming a console keeps it");
+    CHECK("name = \"a\"\ntype = \"pvh\"\nkernel = \"/k\"\nextra = \"quiet -- single\"\n",
+          p.tsc_khz = 2596142,
+          run.r == 0 && !strcmp(run.plan.cmdline,
+                                "quiet console=hvc0 tsc_early_khz=2596142 -- single"),
+          "tcg: the host's TSC rate goes to the kernel, before init's arguments");
+    CHECK("name = \"a\"\ntype = \"pvh\"\nkernel = \"/k\"\nextra = \"tsc_early_khz=1000\"\n",
+          p.tsc_khz = 2596142,
+          run.r == 0 && !strcmp(run.plan.cmdline, "tsc_early_khz=1000 console=hvc0"),
+          "tcg: a tsc_early_khz the config gives is kept");
+    CHECK("name = \"a\"\ntype = \"pvh\"\nkernel = \"/k\"\n",
+          p.tsc_khz = 2596142; p.accel = ACCEL_KVM,
+          run.r == 0 && !strcmp(run.plan.cmdline, "console=hvc0"),
+          "kvm: no TSC rate (KVM's guests have kvmclock)");
     CHECK("name = \"a\"\ntype = \"pvh\"\nkernel = \"/k\"\n", (void)0,
           run.r == 0 && !strcmp(run.plan.cmdline, "console=hvc0") &&
           has_arg(run.argv, "-append") && !run.plan.cmdline_configured,
