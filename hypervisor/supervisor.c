@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "accel.h"
 #include "dm.h"
 #include "domstate.h"
 #include "net.h"
@@ -289,8 +288,7 @@ static int start_qemu(struct sup *s, char *why, size_t whylen)
     dp.rundir = s->p->dir;
     dp.tap_names = (const char *const *)s->taps;
     dp.host_cpus = s->p->host_cpus;
-    if (dp.accel == ACCEL_TCG)
-        dp.tsc_khz = accel_host_tsc_khz();
+    dp.tsc_khz = s->p->tsc_khz;
     if (asprintf(&console_log, "%s/%s-console.log", paths_root(PATHS_LOG), s->name) < 0) {
         console_log = NULL;
         r = -ENOMEM;

@@ -41,6 +41,7 @@ struct supervisor_params {
     const char *self_exe;           /* vmctl, for rename-restart */
     bool paused;                    /* leave it paused after start (create -p) */
     unsigned long host_cpus;
+    unsigned long tsc_khz;          /* TCG: the host's TSC rate (dm_params) */
 };
 
 /*

@@ -35,10 +35,8 @@ static const char *run_state(const char *name)
 
 static void size_text(uint64_t bytes, char *buf, size_t len)
 {
-    if (bytes && bytes % UNITS_GIB == 0)
-        snprintf(buf, len, "%lluG", (unsigned long long)(bytes / UNITS_GIB));
-    else
-        snprintf(buf, len, "%lluM", (unsigned long long)(bytes / UNITS_MIB));
+    if (units_format_size(bytes, buf, len))
+        snprintf(buf, len, "?");
 }
 
 int companions_list(const char *prog, bool json)

@@ -334,7 +334,7 @@ int main(int argc, char **argv)
                 strerror(errno));
         goto out;
     }
-    r = plan_check_config(p.config_path, cfg_text, &d);
+    r = plan_check_config(p.config_path, cfg_text, &dom, &d);
     if (r) {
         diag_print(&d, stderr, prog);
         fprintf(stderr, "%s: bug: the guest config written for %s does not read back\n",

@@ -133,11 +133,6 @@ static int nomem(struct pipeline *pl)
     return -ENOMEM;
 }
 
-static char *join(const char *dir, const char *name)
-{
-    return paths_join(dir, name);
-}
-
 /* mkdir -p, recording in the journal every directory it made. */
 static int mkdirs(struct pipeline *pl, const char *path, mode_t mode)
 {
@@ -173,24 +168,6 @@ static int mkdirs(struct pipeline *pl, const char *path, mode_t mode)
 
 /* ---- validate ---- */
 
-static bool have_program(const char *name)
-{
-    const char *path = getenv("PATH");
-    char buf[PATH_MAX];
-
-    if (!path || !*path)
-        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    for (const char *p = path; *p;) {
-        size_t k = strcspn(p, ":");
-
-        if (k && (size_t)snprintf(buf, sizeof buf, "%.*s/%s", (int)k, p, name) < sizeof buf &&
-            access(buf, X_OK) == 0)
-            return true;
-        p += k + (p[k] == ':');
-    }
-    return false;
-}
-
 static int step_validate(struct pipeline *pl)
 {
     const struct plan *p = pl->p;
@@ -214,7 +191,10 @@ static int step_validate(struct pipeline *pl)
         need[n++] = "qemu-img";
     need[n++] = "ssh-keygen";
     for (size_t i = 0; i < n; i++) {
-        if (!have_program(need[i])) {
+        char *path = proc_find_program(need[i]);
+
+        free(path);
+        if (!path) {
             diag_error(pl->d, NULL, 0, 0, "%s not found in PATH (needed to make this guest)",
                        need[i]);
             bad = 1;
@@ -285,7 +265,7 @@ static void sweep_dir(struct pipeline *pl, const char *dir, const char *const *p
 
             if (strncmp(e->d_name, prefixes[i], strlen(prefixes[i])))
                 continue;
-            if (!(path = join(dir, e->d_name)))
+            if (!(path = paths_join(dir, e->d_name)))
                 break;
             r = journal_remove_tree(path);
             if (r)
@@ -477,9 +457,9 @@ static int step_storage(struct pipeline *pl)
         diag_error(pl->d, NULL, 0, 0, "cannot chmod %s: %s", pl->workdir, strerror(errno));
         return r;
     }
-    if (!(pl->staging = join(pl->workdir, "root")) ||
-        !(pl->new_disk = join(pl->workdir, strrchr(p->disk_path, '/') + 1)) ||
-        (p->swap_path && !(pl->new_swap = join(pl->workdir, "swap.img"))))
+    if (!(pl->staging = paths_join(pl->workdir, "root")) ||
+        !(pl->new_disk = paths_join(pl->workdir, strrchr(p->disk_path, '/') + 1)) ||
+        (p->swap_path && !(pl->new_swap = paths_join(pl->workdir, "swap.img"))))
         return nomem(pl);
     if (pl->new_swap) {
         detail(pl, "swap image");
@@ -562,7 +542,7 @@ static int step_install(struct pipeline *pl)
         return r;
     }
     staging_tmpfs(pl);
-    if (!(hooks = join(pl->a->datadir, "hooks/debian/bootstrap")))
+    if (!(hooks = paths_join(pl->a->datadir, "hooks/debian/bootstrap")))
         return nomem(pl);
     req.method = p->install_method;
     req.suite = p->dist.suite;
@@ -827,9 +807,9 @@ static int step_kernel(struct pipeline *pl)
         snprintf(what, sizeof what, "kernel %s", best + 8);
         detail(pl, what);
     }
-    if (!(bootdir = join(pl->workdir, "boot")) ||
-        !(pl->new_kernel = join(bootdir, "vmlinuz")) ||
-        !(pl->new_ramdisk = join(bootdir, "initrd.img"))) {
+    if (!(bootdir = paths_join(pl->workdir, "boot")) ||
+        !(pl->new_kernel = paths_join(bootdir, "vmlinuz")) ||
+        !(pl->new_ramdisk = paths_join(bootdir, "initrd.img"))) {
         r = nomem(pl);
         goto out;
     }
@@ -859,7 +839,7 @@ static int step_filesystem(struct pipeline *pl)
 {
     const struct plan *p = pl->p;
     bool qcow2 = !strcmp(p->image_format, "qcow2");
-    char *raw = qcow2 ? join(pl->workdir, "disk.raw") : strdup(pl->new_disk);
+    char *raw = qcow2 ? paths_join(pl->workdir, "disk.raw") : strdup(pl->new_disk);
     int r;
 
     if (!raw)
@@ -989,32 +969,6 @@ static int write_new(struct pipeline *pl, const char *path, const char *text, mo
     return r;
 }
 
-/* The config read back gives the same guest (JSON of both compared). */
-static int check_readback(struct pipeline *pl, const struct domain_desc *dom)
-{
-    struct cfg *cfg = NULL;
-    struct domain_desc back;
-    json_object *a = NULL, *b = NULL;
-    size_t before = pl->d->n;
-    int r;
-
-    domain_init(&back);
-    r = cfg_parse(pl->p->config_path, pl->config_text, strlen(pl->config_text), &cfg, pl->d);
-    if (!r)
-        r = domain_from_cfg(cfg, &back, pl->d);
-    if (!r && (pl->d->n != before || !(a = domain_to_json(dom)) || !(b = domain_to_json(&back)) ||
-               !json_object_equal(a, b)))
-        r = -EINVAL;
-    if (r)
-        diag_error(pl->d, NULL, 0, 0, "bug: the config written for %s does not read back as"
-                   " the same guest", pl->p->hostname);
-    json_object_put(a);
-    json_object_put(b);
-    domain_dispose(&back);
-    cfg_free(cfg);
-    return r;
-}
-
 static int step_config(struct pipeline *pl)
 {
     const struct plan *p = pl->p;
@@ -1029,9 +983,13 @@ static int step_config(struct pipeline *pl)
         r = nomem(pl);
         goto out;
     }
-    r = check_readback(pl, &dom);
-    if (r)
+    r = plan_check_config(p->config_path, pl->config_text, &dom, pl->d);
+    if (r) {
+        if (r != -ENOMEM)
+            diag_error(pl->d, NULL, 0, 0, "bug: the config written for %s does not read"
+                       " back as the same guest", p->hostname);
         goto out;
+    }
 
     /* an existing guest (--force) goes aside, to come back if anything fails */
     if (!(bootdir = strdup(p->kernel_path)) || !(confdir = strdup(p->config_path))) {
@@ -1175,7 +1133,8 @@ static void describe_step(struct pipeline *pl, int step)
         say(pl, step, "kernel and initramfs to %s", p->kernel_path);
         break;
     case STEP_FILESYSTEM:
-        snprintf(sz, sizeof sz, "%lluM", (unsigned long long)(p->size >> 20));
+        if (units_format_size(p->size, sz, sizeof sz))
+            snprintf(sz, sizeof sz, "?");
         say(pl, step, "%s %s, %s", p->fs, sz, p->image_format);
         break;
     case STEP_CONFIG:

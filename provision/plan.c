@@ -20,6 +20,7 @@
 #include "hooks.h"
 #include "paths.h"
 #include "plan.h"
+#include "proc.h"
 #include "units.h"
 #include "vif.h"
 
@@ -811,31 +812,6 @@ enum plan_status plan_resolve(const struct opt_set *o, const struct plan_env *en
 
 /* ---- the plan as text ---- */
 
-/* The program's path in $PATH, or NULL (a new string). */
-static char *find_program(const char *name)
-{
-    const char *path = getenv("PATH"), *p;
-
-    if (!path || !*path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    for (p = path; *p;) {
-        size_t k = strcspn(p, ":");
-        char *full = NULL;
-
-        if (k && asprintf(&full, "%.*s/%s", (int)k, p, name) >= 0) {
-            struct stat st;
-
-            if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
-                return full;
-            free(full);
-        }
-        p += k;
-        if (*p == ':')
-            p++;
-    }
-    return NULL;
-}
-
 /* The number of hooks in dir, by hooks_collect's rules; -1 when the
  * directory is absent or unreadable. */
 static int count_hooks(const char *dir)
@@ -894,7 +870,7 @@ char *plan_describe(const struct plan *p)
     debootstrap = !strcmp(p->install_method, "mmdebstrap") ||
                   !strcmp(p->install_method, "debootstrap");
     if (debootstrap) {
-        tool = find_program(p->install_method);
+        tool = proc_find_program(p->install_method);
         fprintf(f, "install: %s (%s) %s %s from %s (from %s); components ",
                 p->install_method, tool ? tool : "not found in PATH", p->dist.suite,
                 p->arch, p->mirror, p->mirror_origin);
@@ -1040,22 +1016,34 @@ int plan_domain(const struct plan *p, struct domain_desc *dom)
     return 0;
 }
 
-int plan_check_config(const char *source, const char *text, struct diag *d)
+int plan_check_config(const char *source, const char *text, const struct domain_desc *dom,
+                      struct diag *d)
 {
     struct cfg *cfg = NULL;
-    struct domain_desc dom;
+    struct domain_desc back;
+    json_object *a = NULL, *b = NULL;
     size_t before = d->n;
     int r;
 
-    domain_init(&dom);
+    domain_init(&back);
     r = cfg_parse(source, text, strlen(text), &cfg, d);
     if (r == 0)
-        r = domain_from_cfg(cfg, &dom, d);
+        r = domain_from_cfg(cfg, &back, d);
     if (r == 0 && d->n != before) {
         diag_error(d, source, 0, 0, "the config written has warnings");
         r = -EINVAL;
     }
-    domain_dispose(&dom);
+    if (r == 0) {
+        if (!(a = domain_to_json(dom)) || !(b = domain_to_json(&back)))
+            r = -ENOMEM;
+        else if (!json_object_equal(a, b)) {
+            diag_error(d, source, 0, 0, "the config written reads back as another guest");
+            r = -EINVAL;
+        }
+    }
+    json_object_put(a);
+    json_object_put(b);
+    domain_dispose(&back);
     cfg_free(cfg);
     return r;
 }

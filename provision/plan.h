@@ -105,9 +105,11 @@ char *plan_describe(const struct plan *p);
  * 0 or -ENOMEM. */
 int plan_domain(const struct plan *p, struct domain_desc *dom);
 
-/* Checks that text, a config the writer made, parses back into a guest
- * description without a message.  0, or -EINVAL after recording what
- * went wrong in d (a bug), -ENOMEM. */
-int plan_check_config(const char *source, const char *text, struct diag *d);
+/* Checks that text, a config the writer made from dom, parses back
+ * without a message into the same guest (their JSON descriptions are
+ * equal).  0, or -EINVAL after recording what went wrong in d (a bug),
+ * -ENOMEM. */
+int plan_check_config(const char *source, const char *text, const struct domain_desc *dom,
+                      struct diag *d);
 
 #endif

@@ -155,8 +155,8 @@ static json_object *info_json(const struct domain_desc *dom, int domid,
 
 /* Builds the argv once in the caller, for --dry-run and for info.json. */
 static int plan_for(const struct domain_desc *dom, const struct accel_verdict *v,
-                    const char *rundir, char ***argv_r, struct dm_plan *plan,
-                    struct diag *d)
+                    unsigned long tsc_khz, const char *rundir, char ***argv_r,
+                    struct dm_plan *plan, struct diag *d)
 {
     struct dm_params dp;
     const char **taps = NULL;
@@ -168,8 +168,7 @@ static int plan_for(const struct domain_desc *dom, const struct accel_verdict *v
     dp.accel = v->accel;
     dp.rundir = rundir;
     dp.host_cpus = (unsigned long)sysconf(_SC_NPROCESSORS_ONLN);
-    if (dp.accel == ACCEL_TCG)
-        dp.tsc_khz = accel_host_tsc_khz();
+    dp.tsc_khz = tsc_khz;
     if (asprintf(&console_log, "%s/%s-console.log", paths_root(PATHS_LOG), dom->name) < 0)
         return -ENOMEM;
     dp.console_log = console_log;
@@ -295,6 +294,7 @@ int cmd_create(int argc, char **argv)
     bool created = false;
     const char *bad;
     pid_t sup_pid;
+    unsigned long tsc_khz = 0;
 
     if ((r = parse_opts(argc, argv, &o)))
         return r < 0 ? EXIT_OK : r;
@@ -353,7 +353,8 @@ int cmd_create(int argc, char **argv)
         }
         diag_dispose(&d);
         diag_init(&d);
-        if ((r = plan_for(&dom, &verdict, "RUNDIR/domains/DOMID", &qargv, &plan, &d))) {
+        if ((r = plan_for(&dom, &verdict, verdict.accel == ACCEL_TCG ? accel_host_tsc_khz() : 0,
+                          "RUNDIR/domains/DOMID", &qargv, &plan, &d))) {
             diag_print(&d, stderr, vmctl_prog);
             goto out;
         }
@@ -409,9 +410,11 @@ int cmd_create(int argc, char **argv)
     if (*verdict.warning && !o.quiet)
         fprintf(stderr, "%s create: %s: warning: %s\n", vmctl_prog, dom.name,
                 verdict.warning);
+    /* measured once here, for the plan and for every QEMU the supervisor starts */
+    tsc_khz = verdict.accel == ACCEL_TCG ? accel_host_tsc_khz() : 0;
     diag_dispose(&d);
     diag_init(&d);
-    if ((r = plan_for(&dom, &verdict, dir, &qargv, &plan, &d))) {
+    if ((r = plan_for(&dom, &verdict, tsc_khz, dir, &qargv, &plan, &d))) {
         diag_print(&d, stderr, vmctl_prog);
         goto out;
     }
@@ -447,6 +450,7 @@ int cmd_create(int argc, char **argv)
             .accel = verdict.accel, .accel_reason = verdict.reason,
             .config_file = o.file, .self_exe = self, .paused = o.paused,
             .host_cpus = (unsigned long)sysconf(_SC_NPROCESSORS_ONLN),
+            .tsc_khz = tsc_khz,
         };
 
         if ((r = supervisor_start(&sp, &sup_pid, why, sizeof(why)))) {

@@ -6,7 +6,9 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,4 +180,28 @@ const char *proc_status_text(int status, char *buf, size_t len)
     else
         snprintf(buf, len, "stopped (wait status %#x)", status);
     return buf;
+}
+
+char *proc_find_program(const char *name)
+{
+    const char *path = getenv("PATH"), *p;
+
+    if (!path || !*path)
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (p = path; *p;) {
+        size_t k = strcspn(p, ":");
+        char *full = NULL;
+
+        if (k && asprintf(&full, "%.*s/%s", (int)k, p, name) >= 0) {
+            struct stat st;
+
+            if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+                return full;
+            free(full);
+        }
+        p += k;
+        if (*p == ':')
+            p++;
+    }
+    return NULL;
 }

@@ -68,6 +68,11 @@ void proc_set_cancel(const volatile sig_atomic_t *flag);
 /* The cancel flag is set. */
 bool proc_cancelled(void);
 
+/* The executable regular file name is in $PATH (default
+ * /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin), as a new string; NULL when there is none
+ * (or out of memory). */
+char *proc_find_program(const char *name);
+
 /* SIGTERM, then SIGKILL after grace_ms if it has not exited; reaps it. */
 void proc_kill(pid_t pid, int grace_ms);
 
