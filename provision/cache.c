@@ -102,11 +102,12 @@ static int put_set(EVP_MD_CTX *c, const char *name, char *const *v)
     return r;
 }
 
-/* Hashes every regular file of dir not starting with `.', by name. */
+/* Hashes every regular file of dir not starting with `.', by name (no
+ * dir: none, as for the rpm method). */
 static int put_hooks(EVP_MD_CTX *c, const char *dir, struct diag *d)
 {
     struct dirent **ents = NULL;
-    int n = scandir(dir, &ents, NULL, alphasort);
+    int n = dir ? scandir(dir, &ents, NULL, alphasort) : 0;
     int r = 0;
 
     if (n < 0) {
@@ -175,30 +176,15 @@ out:
 
 /* --- entries ------------------------------------------------------------ */
 
-/* mkdir -p, mode 0755. */
-static int make_dirs(const char *path, struct diag *d)
+int cache_mkdir(const char *path, struct diag *d)
 {
-    char *p = strdup(path);
-    int r = 0;
+    char *failed = NULL;
+    int r = paths_mkdir_p(path, 0755, &failed);
 
-    if (!p)
-        return -ENOMEM;
-    for (char *s = p + 1; ; s++) {
-        if (*s != '/' && *s)
-            continue;
-        char c = *s;
-
-        *s = 0;
-        if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-            r = -errno;
-            diag_error(d, p, 0, 0, "cannot create the directory: %s", strerror(-r));
-            break;
-        }
-        *s = c;
-        if (!c)
-            break;
-    }
-    free(p);
+    if (r && r != -ENOMEM)
+        diag_error(d, failed ? failed : path, 0, 0, "cannot create the directory: %s",
+                   strerror(-r));
+    free(failed);
     return r;
 }
 
@@ -346,7 +332,7 @@ int cache_base_store(const char *cachedir, const char *key, const struct cache_b
         r = -ENOMEM;
         goto out;
     }
-    if ((r = make_dirs(dir, d)) < 0)
+    if ((r = cache_mkdir(dir, d)) < 0)
         goto out;
     sweep(dir);
     if ((fd = r = temp_beside(dir, tarname, &tmp, d)) < 0)
@@ -422,7 +408,7 @@ int cache_debs_dir(const char *cachedir, const char *suite, const char *arch,
         *dir_r = NULL;
         return -ENOMEM;
     }
-    if ((r = make_dirs(*dir_r, d)) < 0) {
+    if ((r = cache_mkdir(*dir_r, d)) < 0) {
         free(*dir_r);
         *dir_r = NULL;
         return r;

@@ -74,6 +74,10 @@ int cache_base_lookup(const char *cachedir, const char *key, char **path_r);
 int cache_base_store(const char *cachedir, const char *key, const struct cache_base_id *id,
                      const char *root, struct extract_stats *stats, struct diag *d);
 
+/* mkdir -p path (mode 0755) for a cache directory: 0, or -errno after
+ * recording which directory could not be made. */
+int cache_mkdir(const char *path, struct diag *d);
+
 /* Removes key's entry (a broken one): 0 or -errno (-ENOENT: there was none). */
 int cache_base_remove(const char *cachedir, const char *key);
 

@@ -11,10 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "extract.h"
+#include "paths.h"
 #include "proc.h"
 
 #define READ_BLOCK      (1024 * 1024)
@@ -31,6 +34,9 @@ struct run {
     const char *what;           /* the archive or tree, for messages */
     struct diag *d;
     unsigned long max_entries;
+    unsigned flags;             /* extract_opts' */
+    int rootfd;                 /* EXTRACT_DIR_LINKS: the destination */
+    char *root_real;            /* ... and its path, as the kernel says it */
     struct extract_stats st;
     unsigned nwarnings;
     /* the member for the destination itself ("." or "./"), applied last:
@@ -88,23 +94,14 @@ static void member_warning(struct run *run, const char *name, const char *msg)
 /* Why name may not be written, or NULL. */
 static const char *bad_path(const char *name)
 {
-    const char *p;
-
     if (!name || !*name)
         return "no name";
     if (strlen(name) > PATH_MAX - 1)
         return "a name longer than PATH_MAX";
     if (name[0] == '/')
         return "an absolute path";
-    for (p = name; *p; ) {
-        size_t n = strcspn(p, "/");
-
-        if (n == 2 && p[0] == '.' && p[1] == '.')
-            return "a `..' component";
-        p += n;
-        while (*p == '/')
-            p++;
-    }
+    if (paths_has_dotdot(name))
+        return "a `..' component";
     return NULL;
 }
 
@@ -136,6 +133,109 @@ static int check_member(struct run *run, struct archive_entry *e)
         member_error(run, DIAG_ERROR, name, "a hard link to %s: %s, refused",
                      shown(link, lbuf, sizeof lbuf), why);
         return -EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * EXTRACT_DIR_LINKS: the path that name (checked: relative, no `..')
+ * reaches when each symbolic link met on the way, except a last
+ * component that is not a directory, is resolved inside the destination
+ * as the guest would resolve it.  A new string in *out_r; 0; 1 when name
+ * is a directory whose own name is such a link (rpm leaves the link and
+ * its target alone: the member is skipped); -ENOMEM, or -EINVAL after a
+ * message naming the link.
+ */
+static int follow_dir_links(struct run *run, const char *name, bool is_dir, char **out_r)
+{
+    char *cur = calloc(1, strlen(name) + PATH_MAX + 2), *copy = strdup(name), *save = NULL;
+    char lbuf[256];
+    int r = 0;
+
+    *out_r = NULL;
+    if (!cur || !copy) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (char *c = strtok_r(copy, "/", &save), *next; c; c = next) {
+        size_t len = strlen(cur);
+        struct open_how how = {
+            .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        char proc[64], real[PATH_MAX + 1];
+        struct stat st;
+        ssize_t n;
+        long fd;
+
+        next = strtok_r(NULL, "/", &save);
+        if (!strcmp(c, "."))
+            continue;
+        if (len)
+            cur[len++] = '/';
+        strcpy(cur + len, c);
+        if ((!next && !is_dir) ||
+            fstatat(run->rootfd, cur, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode))
+            continue;   /* written as it is; nothing beyond exists yet; a directory */
+        fd = syscall(SYS_openat2, run->rootfd, cur, &how, sizeof(how));
+        if (fd >= 0 && !next) {
+            close((int)fd);
+            r = 1;
+            goto out;
+        }
+        if (fd < 0) {
+            member_error(run, DIAG_ERROR, name, "the symbolic link %s on its path leads to"
+                         " no directory in the root (%s), refused",
+                         shown(cur, lbuf, sizeof lbuf), strerror(errno));
+            r = -EINVAL;
+            goto out;
+        }
+        snprintf(proc, sizeof proc, "/proc/self/fd/%ld", fd);
+        n = readlink(proc, real, sizeof real - 1);
+        close((int)fd);
+        len = strcmp(run->root_real, "/") ? strlen(run->root_real) : 0;
+        if (n < 0 || (size_t)n < len || memcmp(real, run->root_real, len) ||
+            ((size_t)n > len && real[len] != '/')) {
+            member_error(run, DIAG_ERROR, name, "cannot tell where the symbolic link %s"
+                         " on its path leads, refused", shown(cur, lbuf, sizeof lbuf));
+            r = -EINVAL;
+            goto out;
+        }
+        real[n] = 0;
+        /* the link's target, relative to the root ("" for the root itself) */
+        strcpy(cur, real + len + ((size_t)n > len));
+    }
+    if (!*cur)
+        strcpy(cur, ".");
+    *out_r = cur;
+    cur = NULL;
+out:
+    free(cur);
+    free(copy);
+    return r;
+}
+
+/* Rewrites e's name and hard-link target as follow_dir_links says; 1:
+ * skip e. */
+static int apply_dir_links(struct run *run, struct archive_entry *e)
+{
+    const char *link = archive_entry_hardlink(e);
+    char *p = NULL;
+    int r;
+
+    if (!(run->flags & EXTRACT_DIR_LINKS))
+        return 0;
+    r = follow_dir_links(run, archive_entry_pathname(e),
+                         archive_entry_filetype(e) == AE_IFDIR, &p);
+    if (r)
+        return r;
+    archive_entry_copy_pathname(e, p);
+    free(p);
+    if (link) {
+        if ((r = follow_dir_links(run, link, false, &p)) < 0)
+            return r;
+        archive_entry_copy_hardlink(e, p);
+        free(p);
     }
     return 0;
 }
@@ -301,6 +401,36 @@ static void init_run(struct run *run, const char *what, const struct extract_opt
     run->what = what;
     run->d = d;
     run->max_entries = o && o->max_entries ? o->max_entries : EXTRACT_MAX_ENTRIES;
+    run->flags = o ? o->flags : 0;
+    run->rootfd = -1;
+}
+
+/* EXTRACT_DIR_LINKS, once in dest: the root that links resolve in. */
+static int open_root(struct run *run, const char *dest)
+{
+    char real[PATH_MAX + 1];
+    ssize_t n;
+
+    if (!(run->flags & EXTRACT_DIR_LINKS))
+        return 0;
+    run->rootfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (run->rootfd < 0 || (n = readlink("/proc/self/cwd", real, sizeof real - 1)) < 0) {
+        int r = -errno;
+
+        diag_error(run->d, dest, 0, 0, "cannot open: %s", strerror(-r));
+        return r;
+    }
+    real[n] = 0;
+    return (run->root_real = strdup(real)) ? 0 : -ENOMEM;
+}
+
+static void close_root(struct run *run)
+{
+    if (run->rootfd >= 0)
+        close(run->rootfd);
+    run->rootfd = -1;
+    free(run->root_real);
+    run->root_real = NULL;
 }
 
 int extract_archive_fd(int fd, const char *name, const char *dest,
@@ -335,7 +465,7 @@ int extract_archive_fd(int fd, const char *name, const char *dest,
         r = -EINVAL;
         goto out;
     }
-    if ((r = enter(dest, &cwd, d)) < 0)
+    if ((r = enter(dest, &cwd, d)) < 0 || (r = open_root(&run, dest)) < 0)
         goto out;
     for (;;) {
         struct archive_entry *e;
@@ -360,11 +490,14 @@ int extract_archive_fd(int fd, const char *name, const char *dest,
             member_warning(&run, archive_entry_pathname(e), archive_error_string(a));
         if ((r = count_entry(&run, archive_entry_pathname(e))) < 0 ||
             (r = check_member(&run, e)) < 0 ||
-            (r = put_entry(&run, a, w, e)) < 0)
+            (r = apply_dir_links(&run, e)) < 0 ||
+            (r == 0 && (r = put_entry(&run, a, w, e)) < 0))
             break;
+        r = 0;
     }
     r = close_writer(&run, w, r);
 out:
+    close_root(&run);
     leave(cwd);
     if (w)
         archive_write_free(w);

@@ -42,8 +42,22 @@
 
 #define EXTRACT_MAX_ENTRIES 2000000UL   /* the default limit */
 
+/* extract_opts flags */
+#define EXTRACT_DIR_LINKS   0x1 /* follow the destination's own symbolic
+                                 * links to directories, resolved inside
+                                 * dest as the guest would resolve them
+                                 * (RESOLVE_IN_ROOT: `/' is dest), as rpm
+                                 * does: a package's ./lib/modules/X lands
+                                 * in usr/lib/modules/X when the guest's
+                                 * lib is a link to usr/lib, and a
+                                 * directory member never replaces such a
+                                 * link.  A link that leads nowhere, or to
+                                 * something not a directory, is followed
+                                 * no further and the member refused. */
+
 struct extract_opts {
     unsigned long max_entries;  /* 0: EXTRACT_MAX_ENTRIES */
+    unsigned flags;             /* EXTRACT_DIR_LINKS */
 };
 
 /* What an extraction, copy or pack did. */

@@ -606,6 +606,73 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
     return 0;
 }
 
+/* EXTRACT_DIR_LINKS: rpm payloads into a usr-merged root */
+static void test_dir_links(void)
+{
+    struct extract_opts o = { .flags = EXTRACT_DIR_LINKS };
+    char *arc = strdup(path_in(base, "links.tar")), *dest = fresh_dir("dest-links");
+    struct stat st;
+    struct diag d;
+    char buf[PATH_MAX];
+    ssize_t n;
+    /* the filesystem package first, then a package with old paths */
+    struct member fs[] = {
+        { DIR_, "./usr", NULL, 0, 0, 0, 0, NULL },
+        { DIR_, "./usr/lib", NULL, 0, 0, 0, 0, NULL },
+        { DIR_, "./usr/bin", NULL, 0, 0, 0, 0, NULL },
+        { SYMLINK, "./lib", "usr/lib", 0, 0, 0, 0, NULL },
+        { SYMLINK, "./bin", "/usr/bin", 0, 0, 0, 0, NULL },
+        { SYMLINK, "./etc", "/nowhere", 0, 0, 0, 0, NULL },
+        { SYMLINK, "./escape", "../../../../..", 0, 0, 0, 0, NULL },
+    };
+    struct member pkg[] = {
+        { DIR_, "./lib", NULL, 0700, 0, 0, 0, NULL },
+        { DIR_, "./lib/modules", NULL, 0, 0, 0, 0, NULL },
+        { FILE_, "./lib/modules/modules.dep", "dep\n", 0, 0, 0, 0, NULL },
+        { FILE_, "./bin/sh", "shell\n", 0755, 0, 0, 0, NULL },
+        { HARDLINK, "./usr/bin/sh2", "./bin/sh", 0, 0, 0, 0, NULL },
+        { FILE_, "./escape/x", "up\n", 0, 0, 0, 0, NULL },
+    };
+
+    diag_init(&d);
+    make_archive(arc, ARCHIVE_FILTER_NONE, fs, 7);
+    is_int(extract_archive(arc, dest, &o, NULL, &d), 0, "dir links: the skeleton");
+    make_archive(arc, ARCHIVE_FILTER_NONE, pkg, 5);
+    is_int(extract_archive(arc, dest, &o, NULL, &d), 0, "dir links: a package through them");
+    if (d.n)
+        printf("#   got: %s\n", messages(&d));
+    n = readlink(path_in(dest, "lib"), buf, sizeof buf - 1);
+    ok(n == 7 && !memcmp(buf, "usr/lib", 7), "a directory member keeps the link lib -> usr/lib");
+    ok(stat(path_in(dest, "usr/lib/modules/modules.dep"), &st) == 0 && S_ISREG(st.st_mode),
+       "lib/modules/modules.dep lands in usr/lib/modules");
+    ok(stat(path_in(dest, "usr/bin/sh"), &st) == 0 && st.st_nlink == 2,
+       "bin/sh lands in usr/bin through an absolute link, and its hard link with it");
+    ok(lstat(path_in(dest, "usr/lib"), &st) == 0 && (st.st_mode & 07777) == 0755,
+       "the directory member does not change the link's target");
+
+    /* a link whose target is missing, one that climbs out: refused */
+    diag_dispose(&d);
+    diag_init(&d);
+    {
+        struct member m[] = { { FILE_, "./etc/passwd", "root\n", 0, 0, 0, 0, NULL } };
+        make_archive(arc, ARCHIVE_FILTER_NONE, m, 1);
+        is_int(extract_archive(arc, dest, &o, NULL, &d), -EINVAL,
+               "dir links: a link to nowhere on the path is refused");
+        ok(strstr(messages(&d), "etc") && strstr(messages(&d), "no directory"),
+           "and the message names the link");
+    }
+    diag_dispose(&d);
+    diag_init(&d);
+    make_archive(arc, ARCHIVE_FILTER_NONE, pkg + 5, 1);
+    is_int(extract_archive(arc, dest, &o, NULL, &d), 0,
+           "dir links: a link climbing out is resolved inside the root");
+    ok(stat(path_in(dest, "x"), &st) == 0 && access(path_in(base, "x"), F_OK) < 0,
+       "escape/x lands at the root's top, not outside");
+    diag_dispose(&d);
+    free(arc);
+    free(dest);
+}
+
 int main(void)
 {
     if (!mkdtemp(base)) {
@@ -620,6 +687,7 @@ int main(void)
     test_good();
     test_tree();
     test_cancel();
+    test_dir_links();
     if (chdir("/") == 0)
         nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     return tap_done();

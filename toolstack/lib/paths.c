@@ -173,3 +173,46 @@ int paths_datadir(char **dir_r, enum paths_datadir_how *how_r)
     exe[n] = '\0';
     return paths_datadir_for_exe(exe, dir_r, how_r);
 }
+
+int paths_has_dotdot(const char *path)
+{
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, "/");
+
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return 1;
+        p += n;
+        while (*p == '/')
+            p++;
+    }
+    return 0;
+}
+
+int paths_mkdir_p(const char *path, mode_t mode, char **failed_r)
+{
+    char *p = strdup(path);
+    int r = 0;
+
+    if (failed_r)
+        *failed_r = NULL;
+    if (!p)
+        return -ENOMEM;
+    for (char *s = p + 1;; s++) {
+        char c = *s;
+
+        if (c != '/' && c)
+            continue;
+        *s = 0;
+        if (mkdir(p, mode) < 0 && errno != EEXIST) {
+            r = -errno;
+            if (failed_r && !(*failed_r = strdup(p)))
+                r = -ENOMEM;
+            break;
+        }
+        *s = c;
+        if (!c)
+            break;
+    }
+    free(p);
+    return r;
+}

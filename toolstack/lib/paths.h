@@ -16,6 +16,8 @@
 #ifndef VMKIT_PATHS_H
 #define VMKIT_PATHS_H
 
+#include <sys/types.h>
+
 enum paths_root {
     PATHS_CONF,
     PATHS_LIB,
@@ -57,5 +59,13 @@ const char *paths_datadir_how_name(enum paths_datadir_how how);
 /* dir + "/" + name in a new malloc'd string (no doubled `/' when dir
  * ends in one), or NULL with errno ENOMEM. */
 char *paths_join(const char *dir, const char *name);
+
+/* Whether path has a `..' component (anywhere: "..", "a/../b", "a/.."). */
+int paths_has_dotdot(const char *path);
+
+/* mkdir -p path with mode for what it creates (existing directories are
+ * fine).  0, -ENOMEM, or -errno of the first mkdir that failed, with the
+ * directory it failed on in *failed_r when not NULL (caller frees). */
+int paths_mkdir_p(const char *path, mode_t mode, char **failed_r);
 
 #endif
