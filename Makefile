@@ -26,6 +26,12 @@ PKGS      = json-c libcurl libarchive libcrypt libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljson-c)
 ALL_CFLAGS += $(PKG_CFLAGS)
+# RPM repositories (vm-provision only): libsolv reads the metadata and
+# resolves, librpm compares versions
+RPM_PKGS   = libsolv libsolvext rpm
+RPM_CFLAGS := $(shell pkg-config --cflags $(RPM_PKGS) 2>/dev/null)
+RPM_LIBS   := $(shell pkg-config --libs $(RPM_PKGS) 2>/dev/null || echo -lsolvext -lsolv -lrpm -lrpmio)
+ALL_CFLAGS += $(RPM_CFLAGS)
 
 ifeq ($(V),1)
 Q =
@@ -71,23 +77,23 @@ bin/vmctl: $(VMCTL_OBJ) $(LIB)
 
 bin/vm-provision: build/provision/main.o $(PROV_LIB) $(LIB)
 	@mkdir -p bin
-	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ $^ $(RPM_LIBS) $(PKG_LIBS)
 
 # Unit tests link provision/'s modules too (test-settings, test-aptsrc, ...).
 build/tests/%: tests/unit/%.c $(PROV_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< \
-	    $(PROV_LIB) $(LIB) $(PKG_LIBS)
+	    $(PROV_LIB) $(LIB) $(RPM_LIBS) $(PKG_LIBS)
 
 # Test helpers built from tests/lib/ (the fixture's mirror, ...).
 build/tests/host-mirror: tests/lib/host-mirror.c $(PROV_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -o $@ $< $(PROV_LIB) $(LIB) $(PKG_LIBS)
+	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -o $@ $< $(PROV_LIB) $(LIB) $(RPM_LIBS) $(PKG_LIBS)
 
 # install_root from the command line, for tests/provision/bootstrap.t
 build/tests/install-driver: tests/lib/install-driver.c $(PROV_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -o $@ $< $(PROV_LIB) $(LIB) $(PKG_LIBS)
+	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -o $@ $< $(PROV_LIB) $(LIB) $(RPM_LIBS) $(PKG_LIBS)
 
 # Xen's own parser, for the differential test (Debian: libxen-dev).
 build/tests/xlu-dump: tests/xlu/xlu-dump.c
@@ -98,11 +104,18 @@ build/tests/xlu-dump: tests/xlu/xlu-dump.c
 # The parser fuzz target: the library's sources built again with clang's
 # libFuzzer, ASan and UBSan.
 FUZZ_SAN = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_BIN = build/fuzz/fuzz-cfg build/fuzz/fuzz-disk
+FUZZ_BIN = build/fuzz/fuzz-cfg build/fuzz/fuzz-disk build/fuzz/fuzz-repomd build/fuzz/fuzz-primary
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	$(call say,CLANG,$@)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(FUZZ_SAN) \
 	    -Itoolstack/lib $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The repository-metadata targets: provision/rpmmd.c (and libsolv, not
+# instrumented) on top.
+build/fuzz/fuzz-repomd build/fuzz/fuzz-primary: build/fuzz/%: tests/fuzz/%.c provision/rpmmd.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(call say,CLANG,$@)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(FUZZ_SAN) \
+	    -Itoolstack/lib -Iprovision $(PKG_CFLAGS) $(RPM_CFLAGS) -o $@ $^ $(RPM_LIBS) $(PKG_LIBS)
 
 TESTS = $(UNIT_BIN) $(sort $(wildcard tests/*/*.t))
 

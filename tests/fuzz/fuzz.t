@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # timeout: 600
 # libFuzzer targets under ASan and UBSan, FUZZ_SECONDS each (default 30),
-# seeded from the config corpus; the corpus they grow stays in a temp dir.
+# seeded from the config corpus and the RPM metadata of test-rpmmd; the
+# corpus they grow stays in a temp dir.
 . tests/lib/tap.sh
 secs=${FUZZ_SECONDS:-30}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/cfg" "$tmp/disk"
+mkdir -p "$tmp/cfg" "$tmp/disk" "$tmp/repomd" "$tmp/primary"
 cp tests/config/corpus/*.cfg tests/config/errors/*.cfg "$tmp/cfg/"
 # every disk item of the corpus, one per seed file
 i=0
@@ -15,7 +16,17 @@ for f in tests/config/corpus/*.cfg; do
 done | while IFS= read -r spec; do
     i=$((i + 1)); printf '%s' "$spec" > "$tmp/disk/$i"
 done
-for t in cfg disk; do
+# repodata: repomd.xml as it is; primary plain, compressed (what the
+# tools at hand make), and with filelists after a "--filelists--" line
+rpmmd=tests/unit/data/rpmmd
+cp "$rpmmd"/repomd*.xml "$tmp/repomd/"
+cp "$rpmmd"/primary*.xml "$tmp/primary/"
+{ cat "$rpmmd/primary.xml"; printf -- '--filelists--\n'; cat "$rpmmd/filelists.xml"; } \
+    > "$tmp/primary/with-filelists"
+for c in gzip xz zstd bzip2; do
+    command -v "$c" > /dev/null && "$c" -c -q "$rpmmd/primary.xml" > "$tmp/primary/primary.$c"
+done
+for t in cfg disk repomd primary; do
     bin=build/fuzz/fuzz-$t
     if [ ! -x "$bin" ]; then
         ok 1 "fuzz-$t: built (make $bin needs clang)"; continue
