@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dm.h"
+#include "kernelhdr.h"
 
 /* ---- a growing vector of strings ---- */
 
@@ -814,8 +815,14 @@ static int choose_machine(struct build *b)
     const struct domain_desc *dom = b->dom;
     const char *type = dom->type == DOMAIN_PV ? "pv (run as pvh)" : "pvh";
     size_t nvirtio = b->ndisks + dom->nvifs + 2 + b->balloon; /* + console, rng */
+    const char *kver = b->p->kernel_version;
+    int major = 0, minor = 0, old = 0;
     char *why = NULL;
     int n;
+
+    if (kver && !kernelhdr_major_minor(kver, &major, &minor))
+        old = major < DM_MMIO_ACPI_MAJOR ||
+              (major == DM_MMIO_ACPI_MAJOR && minor < DM_MMIO_ACPI_MINOR);
 
     b->microvm = false;
     if (dom->type == DOMAIN_HVM)
@@ -823,6 +830,10 @@ static int choose_machine(struct build *b)
     else if (b->ncdroms)
         n = asprintf(&why, "%s with a cdrom: cdroms need q35's AHCI; direct kernel"
                      " boot, virtio-pci", type);
+    else if (old)
+        n = asprintf(&why, "%s with kernel %d.%d, older than %d.%d: it cannot find"
+                     " microvm's virtio-mmio devices; direct kernel boot, virtio-pci", type,
+                     major, minor, DM_MMIO_ACPI_MAJOR, DM_MMIO_ACPI_MINOR);
     else if (dom->maxvcpus > dom->vcpus)
         n = asprintf(&why, "%s with vCPU hotplug (maxvcpus %ld > vcpus %ld), which"
                      " microvm lacks; direct kernel boot, virtio-pci", type,

@@ -77,7 +77,16 @@ struct dm_params {
      * directly booted kernel as tsc_early_khz= unless its command line
      * has one; 0: unknown, nothing added. */
     unsigned long tsc_khz;
+    /* The directly booted kernel's version string (kernelhdr_version),
+     * NULL: unknown.  A pv/pvh kernel older than DM_MMIO_ACPI_MAJOR.
+     * DM_MMIO_ACPI_MINOR cannot find microvm's virtio-mmio devices (they
+     * are described in ACPI, which its virtio_mmio driver does not read):
+     * it runs on q35. */
+    const char *kernel_version;
 };
+
+#define DM_MMIO_ACPI_MAJOR 4
+#define DM_MMIO_ACPI_MINOR 2
 
 /* Sets every pointer to NULL, accel to ACCEL_TCG, the fds to -1. */
 void dm_params_init(struct dm_params *p);

@@ -24,6 +24,7 @@
 #include "paths.h"
 #include "proc.h"
 #include "qmp.h"
+#include "kernelhdr.h"
 #include "supervisor.h"
 #include "usock.h"
 
@@ -275,12 +276,15 @@ static int start_qemu(struct sup *s, char *why, size_t whylen)
     struct dm_params dp;
     struct dm_plan plan;
     struct diag d;
-    char **argv = NULL, path[PATH_MAX], *console_log = NULL;
+    char **argv = NULL, path[PATH_MAX], *console_log = NULL, kver[256];
     int qmp_fd = -1, vmctl_fd = -1, keep[2], r;
     struct proc_opts po;
     char qwhy[256];
 
     dm_params_init(&dp);
+    /* as create read it: the same machine */
+    if (s->dom->kernel && !kernelhdr_version(s->dom->kernel, kver, sizeof kver))
+        dp.kernel_version = kver;
     dm_plan_init(&plan);
     diag_init(&d);
     dp.qemu = s->p->qemu;

@@ -16,6 +16,7 @@
 #include "accel.h"
 #include "cfg.h"
 #include "dm.h"
+#include "kernelhdr.h"
 #include "domain.h"
 #include "domstate.h"
 #include "net.h"
@@ -160,10 +161,12 @@ static int plan_for(const struct domain_desc *dom, const struct accel_verdict *v
 {
     struct dm_params dp;
     const char **taps = NULL;
-    char *console_log = NULL;
+    char *console_log = NULL, kver[256];
     int r;
 
     dm_params_init(&dp);
+    if (dom->kernel && !kernelhdr_version(dom->kernel, kver, sizeof kver))
+        dp.kernel_version = kver;
     dp.qemu = qemu_binary();
     dp.accel = v->accel;
     dp.rundir = rundir;

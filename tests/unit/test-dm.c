@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "dm.h"
 #include "domain.h"
+#include "kernelhdr.h"
 #include "tap.h"
 
 #define GOLDEN_DIR "tests/dm"
@@ -520,6 +522,62 @@ static void test_decisions(void)
           run.r == 0 && has_arg(run.argv, "1024M") && run.plan.balloon_target_mib == 256 &&
           has_arg(run.argv, "virtio-balloon-device,id=balloon0"),
           "maxmem above memory: -m maxmem and a balloon with memory as target");
+    CHECK(PV "disk = [ '/d,raw,xvda,w' ]\n",
+          p.kernel_version = "3.10.0-1160.el7.x86_64 (mockbuild@kbuilder) #1 SMP",
+          run.r == 0 && !strcmp(run.plan.machine, "q35") &&
+          strstr(run.plan.machine_reason, "kernel 3.10, older than 4.2") &&
+          has_arg_part(run.argv, "virtio-blk-pci"),
+          "an el7 kernel (3.10) runs on q35: it finds no virtio-mmio device");
+    CHECK(PV "disk = [ '/d,raw,xvda,w' ]\n", p.kernel_version = "4.18.0-553.el8_10.x86_64",
+          run.r == 0 && !strcmp(run.plan.machine, "microvm"),
+          "an el8 kernel (4.18) runs on microvm");
+    CHECK(PV "disk = [ '/d,raw,xvda,w' ]\n", p.kernel_version = "garbage",
+          run.r == 0 && !strcmp(run.plan.machine, "microvm"),
+          "a version that does not parse changes nothing");
+}
+
+/* kernelhdr: the version from a boot header, made here and real */
+static void test_kernelhdr(void)
+{
+    char path[] = "/tmp/test-dm-kernel.XXXXXX", buf[64];
+    unsigned char img[0x400] = { 0 };
+    int fd = mkstemp(path), major = 0, minor = 0;
+    const char *ver = "3.10.0-1160.el7.x86_64 (mockbuild@x) #1 SMP";
+
+    memcpy(img + 0x202, "HdrS", 4);
+    img[0x206] = 0x0d;      /* protocol 2.13 */
+    img[0x207] = 0x02;
+    img[0x20e] = 0x00;      /* the string at 0x100 + 0x200 */
+    img[0x20f] = 0x01;
+    memcpy(img + 0x300, ver, strlen(ver) + 1);
+    if (fd < 0 || write(fd, img, sizeof img) != (ssize_t)sizeof img)
+        printf("# cannot write %s\n", path);
+    is_int(kernelhdr_version(path, buf, sizeof buf), 0, "kernelhdr: a made-up bzImage");
+    is_str(buf, ver, "kernelhdr: its version string");
+    is_int(kernelhdr_major_minor(buf, &major, &minor), 0, "kernelhdr: major.minor parses");
+    ok(major == 3 && minor == 10, "kernelhdr: 3.10");
+    img[0x202] = 'X';
+    if (pwrite(fd, img, sizeof img, 0) != (ssize_t)sizeof img)
+        printf("# cannot rewrite %s\n", path);
+    is_int(kernelhdr_version(path, buf, sizeof buf), -ENOEXEC, "kernelhdr: no HdrS: -ENOEXEC");
+    img[0x202] = 'H';
+    memset(img + 0x300, 'x', 0x100);    /* no NUL within reach */
+    if (pwrite(fd, img, sizeof img, 0) != (ssize_t)sizeof img)
+        printf("# cannot rewrite %s\n", path);
+    is_int(kernelhdr_version(path, buf, sizeof buf), -ENOEXEC,
+           "kernelhdr: an unterminated string: -ENOEXEC");
+    is_int(kernelhdr_version("/nonexistent/vmlinuz", buf, sizeof buf), -ENOENT,
+           "kernelhdr: no file: -ENOENT");
+    is_int(kernelhdr_major_minor("v3.10", &major, &minor), -EINVAL,
+           "kernelhdr: a version not starting with digits");
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    if (access("build/fixture/vmlinuz", R_OK) == 0) {
+        ok(kernelhdr_version("build/fixture/vmlinuz", buf, sizeof buf) == 0 &&
+           kernelhdr_major_minor(buf, &major, &minor) == 0 && major >= 5,
+           "kernelhdr: the test fixture's Debian kernel says %s", buf);
+    }
 }
 
 int main(void)
@@ -528,5 +586,6 @@ int main(void)
     test_rewrite_root();
     test_errors();
     test_decisions();
+    test_kernelhdr();
     return tap_done();
 }
