@@ -203,18 +203,33 @@ int check_bridge(const char *s, const char **why)
     return 0;
 }
 
-int check_name(const char *s, const char **why)
+/* [a-z0-9][a-z0-9-]* with `_' too when underscore, at most 64 bytes. */
+static int check_word(const char *s, bool underscore, const char **why)
 {
     if (!*s)
         return fail(why, "empty");
     if (strlen(s) > 64)
         return fail(why, "longer than 64 characters");
     if (!((*s >= 'a' && *s <= 'z') || is_digit(*s)))
-        return fail(why, "expected lower-case letters, digits and `-', not starting with `-'");
+        return fail(why, underscore ? "expected lower-case letters, digits, `_' and `-', not"
+                                      " starting with `-' or `_'"
+                                    : "expected lower-case letters, digits and `-', not"
+                                      " starting with `-'");
     for (const char *c = s; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || is_digit(*c) || *c == '-'))
-            return fail(why, "expected lower-case letters, digits and `-'");
+        if (!((*c >= 'a' && *c <= 'z') || is_digit(*c) || *c == '-' || (underscore && *c == '_')))
+            return fail(why, underscore ? "expected lower-case letters, digits, `_' and `-'"
+                                        : "expected lower-case letters, digits and `-'");
     return 0;
+}
+
+int check_name(const char *s, const char **why)
+{
+    return check_word(s, false, why);
+}
+
+int check_arch(const char *s, const char **why)
+{
+    return check_word(s, true, why);
 }
 
 int check_password(const char *s, const char **why)

@@ -44,6 +44,10 @@ int check_bridge(const char *s, const char **why);
  * at most 64 bytes (it becomes a file name). */
 int check_name(const char *s, const char **why);
 
+/* An architecture, Debian's (amd64) or rpm's (x86_64): [a-z0-9][a-z0-9_-]*,
+ * at most 64 bytes. */
+int check_arch(const char *s, const char **why);
+
 /* A password: not empty, at most 256 bytes, no control characters. */
 int check_password(const char *s, const char **why);
 

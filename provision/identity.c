@@ -811,9 +811,9 @@ static int validate(struct ctx *c)
     if (!(c->short_name = strndup(id->hostname, strcspn(id->hostname, "."))))
         return nomem(c);
     if (has_network(id) && !style_is(id, "ifupdown") && !style_is(id, "networkd") &&
-        !style_is(id, "netplan"))
+        !style_is(id, "netplan") && !style_is(id, "ifcfg") && !style_is(id, "nm-keyfile"))
         return bad(c, "identity: network style `%s': expected ifupdown, networkd,"
-                   " netplan or none", id->network_style);
+                   " netplan, ifcfg, nm-keyfile or none", id->network_style);
     if (has_network(id) && (!id->iface || !good_iface(id->iface)))
         return bad(c, "identity: interface `%s': expected 1..15 letters, digits, `-', `_'"
                    " or `.'", id->iface ? id->iface : "(none)");
@@ -1067,6 +1067,103 @@ static int netplan(struct ctx *c)
     if ((r = edit_text(c, "/etc/netplan/50-vmkit.yaml", &b, 0600)))
         return r;
     return enable_networkd(c);
+}
+
+/* The Red Hat family before NetworkManager keyfiles: initscripts' (and
+ * NetworkManager's ifcfg-rh plugin's) ifcfg file. */
+static int ifcfg(struct ctx *c)
+{
+    const struct identity *id = c->id;
+    bool v6 = !id->dhcp && c->family == AF_INET6;
+    struct sbuf b = {0};
+    char path[PATH_MAX];
+    int r;
+
+    if ((r = edit_add(c, EDIT_MKDIR, "/etc/sysconfig", NULL, 0, 0755)) ||
+        (r = edit_add(c, EDIT_MKDIR, "/etc/sysconfig/network-scripts", NULL, 0, 0755)))
+        return r;
+    sb_printf(&b, "# Written by vm-provision.\nNETWORKING=yes\n%s", v6 ? "NETWORKING_IPV6=yes\n"
+                                                                    : "");
+    if ((r = edit_text(c, "/etc/sysconfig/network", &b, 0644)))
+        return r;
+    sb_printf(&b, "# Written by vm-provision.\nDEVICE=%s\nNAME=%s\nTYPE=Ethernet\n"
+              "ONBOOT=yes\n", id->iface, id->iface);
+    if (c->mac[0])
+        sb_printf(&b, "HWADDR=%s\n", c->mac);
+    if (id->dhcp)
+        sb_printf(&b, "BOOTPROTO=dhcp\n");
+    else if (!v6)
+        sb_printf(&b, "BOOTPROTO=none\nIPADDR=%s\nPREFIX=%d\n%s%s%s", id->ip, id->prefix,
+                  id->gateway ? "GATEWAY=" : "", id->gateway ? id->gateway : "",
+                  id->gateway ? "\n" : "");
+    else
+        sb_printf(&b, "BOOTPROTO=none\nIPV6INIT=yes\nIPV6_AUTOCONF=no\nIPV6ADDR=%s/%d\n%s%s%s",
+                  id->ip, id->prefix, id->gateway ? "IPV6_DEFAULTGW=" : "",
+                  id->gateway ? id->gateway : "", id->gateway ? "\n" : "");
+    for (size_t i = 0; i < c->nns; i++)
+        sb_printf(&b, "DNS%zu=%s\n", i + 1, c->ns[i]);
+    snprintf(path, sizeof(path), "/etc/sysconfig/network-scripts/ifcfg-%s", id->iface);
+    return edit_text(c, path, &b, 0644);
+}
+
+/* NetworkManager's own format (el9, Fedora): a keyfile, 0600 as NM
+ * insists, matched by MAC when there is one. */
+static int nm_keyfile(struct ctx *c)
+{
+    const struct identity *id = c->id;
+    bool v6 = !id->dhcp && c->family == AF_INET6;
+    unsigned char u[16];
+    char uuid[37], hex[33], path[PATH_MAX];
+    struct sbuf b = {0};
+    int r;
+
+    if ((r = random_bytes(u, sizeof(u)))) {
+        guest_error(c, "/etc/NetworkManager", "cannot make a connection uuid: %s",
+                    strerror(-r));
+        return r;
+    }
+    u[6] = (u[6] & 0x0f) | 0x40;
+    u[8] = (u[8] & 0x3f) | 0x80;
+    hex_encode(u, sizeof(u), hex);
+    snprintf(uuid, sizeof(uuid), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+    if ((r = edit_add(c, EDIT_MKDIR, "/etc/NetworkManager", NULL, 0, 0755)) ||
+        (r = edit_add(c, EDIT_MKDIR, "/etc/NetworkManager/system-connections", NULL, 0,
+                      0700)))
+        return r;
+    sb_printf(&b, "# Written by vm-provision.\n[connection]\nid=%s\nuuid=%s\n"
+              "type=ethernet\ninterface-name=%s\nautoconnect=true\n\n[ethernet]\n",
+              id->iface, uuid, id->iface);
+    if (c->mac[0])
+        sb_printf(&b, "mac-address=%s\n", c->mac);
+    sb_printf(&b, "\n[ipv4]\n");
+    if (id->dhcp)
+        sb_printf(&b, "method=auto\n");
+    else if (!v6)
+        sb_printf(&b, "method=manual\naddress1=%s/%d%s%s\n", id->ip, id->prefix,
+                  id->gateway ? "," : "", id->gateway ? id->gateway : "");
+    else
+        sb_printf(&b, "method=disabled\n");
+    if (c->nns && !v6) {
+        sb_printf(&b, "dns=");
+        ns_list(c, &b, ";", false);
+        sb_printf(&b, ";\n");
+    }
+    sb_printf(&b, "\n[ipv6]\n");
+    if (v6) {
+        sb_printf(&b, "method=manual\naddress1=%s/%d%s%s\n", id->ip, id->prefix,
+                  id->gateway ? "," : "", id->gateway ? id->gateway : "");
+        if (c->nns) {
+            sb_printf(&b, "dns=");
+            ns_list(c, &b, ";", false);
+            sb_printf(&b, ";\n");
+        }
+    } else {
+        sb_printf(&b, "method=auto\n");
+    }
+    snprintf(path, sizeof(path), "/etc/NetworkManager/system-connections/%s.nmconnection",
+             id->iface);
+    return edit_text(c, path, &b, 0600);
 }
 
 static int resolv_conf(struct ctx *c)
@@ -1454,6 +1551,10 @@ int identity_apply(const struct identity *id, const struct identity_root *root,
         r = networkd(&c);
     else if (style_is(id, "netplan"))
         r = netplan(&c);
+    else if (style_is(id, "ifcfg"))
+        r = ifcfg(&c);
+    else if (style_is(id, "nm-keyfile"))
+        r = nm_keyfile(&c);
     if (r || (r = resolv_conf(&c)) || (r = machine_id(&c)) || (r = random_seed(&c)) ||
         (r = shadow(&c)) || (r = authorized_keys(&c)) || (r = host_keys(&c)))
         goto out;
@@ -1479,18 +1580,19 @@ int identity_apply_dir(const struct identity *id, const char *dir, struct diag *
 
 /* ---- passwords ---- */
 
-int identity_hash_password(const char *password, char **hash_r)
+int identity_hash_password(const char *password, const char *method, char **hash_r)
 {
     char *salt = NULL, *hash, *out = NULL;
     void *data = NULL;
+    bool sha512 = method && !strcmp(method, "sha512");
     int size = 0, r;
 
     *hash_r = NULL;
-    if (!password || !*password)
+    if (!password || !*password || (method && !sha512 && strcmp(method, "yescrypt")))
         return -EINVAL;
     errno = 0;
-    salt = crypt_gensalt_ra("$y$", 0, NULL, 0);
-    if (!salt && (errno == EINVAL || errno == ENOSYS || errno == 0))
+    salt = sha512 ? NULL : crypt_gensalt_ra("$y$", 0, NULL, 0);
+    if (!salt && (sha512 || errno == EINVAL || errno == ENOSYS || errno == 0))
         salt = crypt_gensalt_ra("$6$", 0, NULL, 0);
     if (!salt)
         return errno ? -errno : -EINVAL;

@@ -31,6 +31,13 @@
  *                      does it (see below)
  *     netplan          /etc/netplan/50-vmkit.yaml (0600, renderer
  *                      networkd), and systemd-networkd enabled too
+ *     ifcfg            /etc/sysconfig/network (NETWORKING=yes) and
+ *                      /etc/sysconfig/network-scripts/ifcfg-IFACE
+ *                      (ONBOOT, HWADDR, BOOTPROTO dhcp or none with
+ *                      IPADDR/PREFIX/GATEWAY or IPV6ADDR, DNSn): el7, el8
+ *     nm-keyfile       /etc/NetworkManager/system-connections/
+ *                      IFACE.nmconnection (0600 in a 0700 directory;
+ *                      ipv4 auto or manual, mac-address, dns): el9, Fedora
  *     NULL or "none"   the guest's network configuration is left alone
  *   /etc/resolv.conf   when nameservers are given (see below)
  *   /etc/machine-id    32 fresh lower-case hex digits (a random v4 UUID,
@@ -85,7 +92,8 @@
 struct identity {
     const char *hostname;           /* required: RFC 1123 (check_hostname);
                                      * a domain is allowed */
-    const char *network_style;      /* "ifupdown", "networkd", "netplan";
+    const char *network_style;      /* "ifupdown", "networkd", "netplan",
+                                     * "ifcfg", "nm-keyfile";
                                      * NULL or "none": no network files */
     const char *iface;              /* "eth0": required with a style */
     bool dhcp;                      /* IPv4 DHCP; else ip and prefix */
@@ -191,12 +199,14 @@ int identity_apply(const struct identity *id, const struct identity_root *root,
 int identity_apply_dir(const struct identity *id, const char *dir, struct diag *d);
 
 /*
- * Hashes password for /etc/shadow with yescrypt ("$y$", libxcrypt's
- * crypt_gensalt_ra and crypt_ra), or SHA-512 crypt ("$6$") where
- * yescrypt is not supported.  *hash_r is a new string (caller frees).
- * 0, -EINVAL (empty password), -ENOMEM, or -errno from libxcrypt.
+ * Hashes password for /etc/shadow with method "yescrypt" (or NULL:
+ * "$y$", libxcrypt's crypt_gensalt_ra and crypt_ra; SHA-512 crypt where
+ * the host lacks yescrypt) or "sha512" ("$6$": what a guest whose C
+ * library predates yescrypt can check, el7 to el9, busybox).  *hash_r is
+ * a new string (caller frees).  0, -EINVAL (empty password, unknown
+ * method), -ENOMEM, or -errno from libxcrypt.
  */
-int identity_hash_password(const char *password, char **hash_r);
+int identity_hash_password(const char *password, const char *method, char **hash_r);
 
 /* The length of identity_generate_password's passwords. */
 #define IDENTITY_PASSWORD_LEN 20

@@ -738,7 +738,7 @@ static int build_xfs(struct walk *w, const char *label, const char *path, int pr
 }
 
 static int build_mkfs(enum fs_kind k, const char *srcdir, const char *label,
-                      const char *path, int log_fd, struct diag *d)
+                      const char *features, const char *path, int log_fd, struct diag *d)
 {
     char *argv[16];
     int n = 0;
@@ -757,6 +757,10 @@ static int build_mkfs(enum fs_kind k, const char *srcdir, const char *label,
         argv[n++] = (char *)srcdir;
         argv[n++] = (char *)"-E";
         argv[n++] = (char *)"root_owner=0:0";
+        if (features && *features) {
+            argv[n++] = (char *)"-O";
+            argv[n++] = (char *)features;
+        }
         argv[n++] = (char *)path;
     } else {
         argv[n++] = (char *)"mkfs.btrfs";
@@ -777,7 +781,8 @@ static int build_mkfs(enum fs_kind k, const char *srcdir, const char *label,
 }
 
 int image_build_fs(const char *fs, const char *srcdir, const char *label, uint64_t size,
-                   const char *path, const char *tmpdir, int log_fd, struct diag *d)
+                   const char *features, const char *path, const char *tmpdir, int log_fd,
+                   struct diag *d)
 {
     enum fs_kind k = fs_lookup(fs);
     struct walk w = { .fs = k, .top = srcdir, .topfd = -1, .d = d };
@@ -793,6 +798,12 @@ int image_build_fs(const char *fs, const char *srcdir, const char *label, uint64
     }
     if ((r = check_label(k, label, path, d)) || (r = check_size(k, size, 512, path, d)))
         return r;
+    if (features && strspn(features, "abcdefghijklmnopqrstuvwxyz0123456789_^,") !=
+        strlen(features)) {
+        diag_error(d, path, 0, 0, "file system features `%s': expected names, `^' and `,'",
+                   features);
+        return -EINVAL;
+    }
     if ((r = create_image(path, size, d)))
         return r;
     created = true;
@@ -842,7 +853,7 @@ int image_build_fs(const char *fs, const char *srcdir, const char *label, uint64
         }
         r = build_xfs(&w, label, path, proto_fd, fix_fd, log_fd, d);
     } else {
-        r = build_mkfs(k, srcdir, label, path, log_fd, d);
+        r = build_mkfs(k, srcdir, label, features, path, log_fd, d);
     }
     if (r)
         goto out;

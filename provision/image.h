@@ -87,10 +87,13 @@ uint64_t image_min_size(const char *fs);
  * where temporaries may go (NULL: nowhere); none are made there today,
  * the xfs protofile and xfs_db's commands being memfds.  Child output
  * goes to log_fd.  Warnings (what the file system loses) may be recorded
- * in d on success.
+ * in d on success.  features: for ext4, mke2fs -O's list (e.g.
+ * "^metadata_csum" for a guest whose e2fsck predates it, el7), NULL for
+ * mke2fs's defaults; letters, digits, `_', `^' and `,' only.
  */
 int image_build_fs(const char *fs, const char *srcdir, const char *label, uint64_t size,
-                   const char *path, const char *tmpdir, int log_fd, struct diag *d);
+                   const char *features, const char *path, const char *tmpdir, int log_fd,
+                   struct diag *d);
 
 /*
  * Makes dst, which must not exist, a qcow2 image with raw's contents:

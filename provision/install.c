@@ -25,6 +25,7 @@
 #include "nsrun.h"
 #include "paths.h"
 #include "proc.h"
+#include "rpminst.h"
 #include "strv.h"
 
 extern char **environ;
@@ -165,19 +166,72 @@ static int check_staging(const char *dir, struct diag *d)
     return r;
 }
 
+/* An rpm package name or capability: printable, no spaces, not an
+ * option (they never reach a command line, but a log line). */
+static bool good_capability(const char *s)
+{
+    if (!s || !*s || *s == '-' || strlen(s) > 255)
+        return false;
+    for (; *s; s++)
+        if (*s <= ' ' || *s >= 0x7f)
+            return false;
+    return true;
+}
+
+static int check_rpm_request(const struct install_req *r, struct diag *d)
+{
+    size_t n;
+
+    if (!good_word(r->release, false) || !good_word(r->arch, false)) {
+        diag_error(d, NULL, 0, 0, "install: `%s' `%s' is not a release and architecture",
+                   r->release ? r->release : "", r->arch ? r->arch : "");
+        return -EINVAL;
+    }
+    if (!r->nrepos) {
+        diag_error(d, NULL, 0, 0, "install: the rpm method needs a repository");
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < r->nrepos; i++) {
+        const char *u = r->repos[i].url;
+
+        if (!good_mirror(u) || u[strlen(u) - 1] != '/' || !good_word(r->repos[i].name, false)) {
+            diag_error(d, NULL, 0, 0, "install: repository `%s': `%s' is not a repository"
+                       " URL (http, https or file, ending in `/')",
+                       r->repos[i].name ? r->repos[i].name : "", u ? u : "");
+            return -EINVAL;
+        }
+    }
+    for (n = 0; r->packages && r->packages[n]; n++)
+        if (!good_capability(r->packages[n])) {
+            diag_error(d, NULL, 0, 0, "install: `%s' is not a package name", r->packages[n]);
+            return -EINVAL;
+        }
+    if (!n) {
+        diag_error(d, NULL, 0, 0, "install: no package to install");
+        return -EINVAL;
+    }
+    if (r->use_cache && (!r->cachedir || r->cachedir[0] != '/')) {
+        diag_error(d, NULL, 0, 0, "install: the cache directory must be an absolute path");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int check_request(const struct install_req *r, struct diag *d)
 {
     size_t n = 0;
     int rc;
 
     if (!r->method || (!is_debian_method(r->method) && strcmp(r->method, "tar") &&
-                       strcmp(r->method, "copy"))) {
+                       strcmp(r->method, "copy") && strcmp(r->method, "rpm"))) {
         diag_error(d, NULL, 0, 0, "install: unknown method `%s'",
                    r->method ? r->method : "(none)");
         return -EINVAL;
     }
     if ((rc = check_staging(r->staging, d)) < 0)
         return rc;
+    if (!strcmp(r->method, "rpm"))
+        return check_rpm_request(r, d);
     if (!is_debian_method(r->method)) {
         if (!r->source || !*r->source) {
             diag_error(d, NULL, 0, 0, "install: the %s method needs a source", r->method);
@@ -658,6 +712,27 @@ static void store_cached(const struct install_req *r, const struct cache_base_id
 
 /* --- install_root ---------------------------------------------------------- */
 
+/*
+ * The base root of id from the cache into the staging directory: 1 when
+ * it was there and unpacked (res->cache_hit), 0 when the root must be
+ * built (res->key set), -errno after a message.
+ */
+static int from_cache(const struct install_req *r, const struct cache_base_id *id,
+                      struct install_result *res, struct diag *d)
+{
+    char *entry = NULL;
+    int rc;
+
+    if ((rc = cache_base_key(id, res->key, d)) < 0 ||
+        (rc = cache_base_lookup(r->cachedir, res->key, &entry)) < 0)
+        goto out;
+    if (rc == 1 && (rc = unpack_cached(r, entry, res, d)) == 1)
+        res->cache_hit = true;
+out:
+    free(entry);
+    return rc;
+}
+
 static int install_debian(const struct install_req *r, struct install_result *res,
                           struct diag *d)
 {
@@ -666,7 +741,7 @@ static int install_debian(const struct install_req *r, struct install_result *re
         .components = r->components, .packages = r->packages,
         .hooks_dir = r->bootstrap_hooks,
     };
-    char *release = NULL, *entry = NULL, *debcache = NULL;
+    char *release = NULL, *debcache = NULL;
     double t0;
     int rc = 0;
 
@@ -674,15 +749,8 @@ static int install_debian(const struct install_req *r, struct install_result *re
         if ((rc = cache_fetch_release(r->mirror, r->suite, &release, &id.release_len, d)) < 0)
             goto out;
         id.release = release;
-        if ((rc = cache_base_key(&id, res->key, d)) < 0)
-            goto out;
-        if ((rc = cache_base_lookup(r->cachedir, res->key, &entry)) < 0)
-            goto out;
-        if (rc == 1 && (rc = unpack_cached(r, entry, res, d)) != 0) {
-            if (rc == 1) {
-                res->cache_hit = true;
-                rc = 0;
-            }
+        if ((rc = from_cache(r, &id, res, d)) != 0) {
+            rc = rc == 1 ? 0 : rc;
             goto out;
         }
         if ((rc = cache_debs_dir(r->cachedir, r->suite, r->arch, &debcache, d)) < 0)
@@ -698,8 +766,46 @@ static int install_debian(const struct install_req *r, struct install_result *re
         store_cached(r, &id, res, d, &rc);
 out:
     free(release);
-    free(entry);
     free(debcache);
+    return rc;
+}
+
+/* The rpm method (rpminst.h), with the base cache keyed by every
+ * repository's repomd.xml. */
+static int install_rpm(const struct install_req *r, struct install_result *res,
+                       struct diag *d)
+{
+    struct rpminst st;
+    struct cache_base_id id = {
+        .method = "rpm", .suite = r->release, .arch = r->arch, .packages = r->packages,
+    };
+    char **names = NULL;
+    int rc;
+
+    rpminst_init(&st);
+    if ((rc = rpminst_fetch_repomd(r, &st, d)))
+        goto out;
+    if (r->use_cache) {
+        if (!(names = calloc(r->nrepos + 1, sizeof(*names)))) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < r->nrepos; i++)
+            names[i] = (char *)r->repos[i].name;
+        id.mirror = st.urls;
+        id.components = names;
+        id.release = st.repomd_all;
+        id.release_len = st.repomd_all_len;
+        if ((rc = from_cache(r, &id, res, d)) != 0) {
+            rc = rc == 1 ? 0 : rc;
+            goto out;
+        }
+    }
+    if ((rc = rpminst_build(r, &st, res, d)) == 0 && r->use_cache)
+        store_cached(r, &id, res, d, &rc);
+out:
+    free(names);
+    rpminst_dispose(&st);
     return rc;
 }
 
@@ -714,6 +820,8 @@ int install_root(const struct install_req *r, struct install_result *res, struct
         return rc;
     if (is_debian_method(r->method))
         return install_debian(r, res, d);
+    if (!strcmp(r->method, "rpm"))
+        return install_rpm(r, res, d);
     t0 = now_s();
     if (strcmp(r->method, "tar") == 0)
         rc = extract_archive(r->source, r->staging, NULL, &st, d);

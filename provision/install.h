@@ -16,6 +16,11 @@
  *                hooks' essential* and customize* scripts against the new
  *                root (nsrun), then apt's downloaded packages, caches and
  *                lists removed, as mmdebstrap's cleanup does.
+ *   rpm          a Red Hat family root from yum/dnf repositories
+ *                (rpminst.h): metadata read and resolved with libsolv,
+ *                packages fetched in parallel and checked, unpacked with
+ *                libarchive, then installed again by the guest's own rpm
+ *                inside the root (its database, its scriptlets).
  *   tar          a rootfs archive (extract_archive: any format and
  *                compression libarchive reads, members checked).
  *   copy         a directory tree (extract_tree).
@@ -50,13 +55,23 @@
 #include "cache.h"
 #include "diag.h"
 
+/* A repository of the rpm method. */
+struct install_repo {
+    const char *name;
+    const char *url;            /* http, https or file; ends in `/' */
+    const char *mirrorlist;     /* a plain-text mirror list URL, or NULL */
+};
+
 struct install_req {
-    const char *method;         /* "mmdebstrap", "debootstrap", "tar", "copy" */
+    const char *method;         /* "mmdebstrap", "debootstrap", "rpm", "tar", "copy" */
     const char *suite, *arch, *mirror;  /* the Debian methods: mirror is
                                  * an http, https or file URI */
     char *const *components;    /* NULL-terminated, at least one */
     char *const *packages;      /* NULL-terminated: the whole extra set,
                                  * kernel package included; may be empty */
+    const char *release;        /* rpm: the release ($releasever) */
+    const struct install_repo *repos;   /* rpm: at least one */
+    size_t nrepos;
     const char *source;         /* tar: an archive; copy: a directory */
     const char *staging;        /* an existing empty directory to fill */
     const char *cachedir;       /* e.g. /var/cache/vmkit (VMKIT_CACHEDIR) */
@@ -71,7 +86,10 @@ struct install_req {
 struct install_result {
     bool cache_hit;             /* the root came from the base cache */
     char key[CACHE_KEY_LEN + 1];/* the base root's key; "" without cache */
-    double seconds_bootstrap;   /* mmdebstrap/debootstrap and their hooks */
+    double seconds_bootstrap;   /* mmdebstrap/debootstrap and their hooks;
+                                 * rpm: resolving, unpacking, rpm itself */
+    double seconds_download;    /* rpm: metadata and packages */
+    unsigned long packages;     /* rpm: how many were installed */
     double seconds_extract;     /* unpacking: cache hit, tar, copy */
     double seconds_cache_write; /* storing the base root */
     unsigned long entries;      /* files etc. unpacked or stored */

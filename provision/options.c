@@ -23,7 +23,7 @@ static const char *const fs_choices[] = { "ext4", "xfs", "btrfs", NULL };
 static const char *const format_choices[] = { "raw", "qcow2", NULL };
 static const char *const network_choices[] = { "bridge", "user", "none", NULL };
 static const char *const method_choices[] = {
-    "mmdebstrap", "debootstrap", "tar", "copy", NULL,
+    "mmdebstrap", "debootstrap", "rpm", "tar", "copy", NULL,
 };
 
 #define V(name, meta, slot, check, choices, defval, help) \
@@ -35,13 +35,15 @@ const struct opt_def options_table[] = {
     V("hostname", "NAME", SLOT_HOSTNAME, CK_HOSTNAME, NULL, "required",
       "the guest's host name (RFC 1123), also its config and image name"),
     V("dist", "NAME", SLOT_DIST, CK_NAME, NULL, "the host's release",
-      "the release to install: a definition in templates/dist"),
-    V("arch", "ARCH", SLOT_ARCH, CK_NAME, NULL, "amd64",
-      "the Debian architecture"),
-    V("mirror", "URL", SLOT_MIRROR, CK_URL, NULL, "the host's apt sources",
-      "the package mirror"),
+      "the release to install: a definition in /etc/vmkit/dist or templates/dist"),
+    V("arch", "ARCH", SLOT_ARCH, CK_ARCH, NULL, "amd64; x86_64 for rpm",
+      "the architecture (Debian's name, or rpm's for the Red Hat family)"),
+    V("mirror", "URL", SLOT_MIRROR, CK_URL, NULL,
+      "the host's apt sources; the definition's for rpm",
+      "the package mirror (Red Hat family: the base of the repositories' tree)"),
     V("install-method", "METHOD", SLOT_INSTALL_METHOD, CK_CHOICE, method_choices,
-      "mmdebstrap", "how the root is built: mmdebstrap, debootstrap, tar or copy"),
+      "mmdebstrap; rpm for the Red Hat family",
+      "how the root is built: mmdebstrap, debootstrap, rpm, tar or copy"),
     V("install-source", "PATH", SLOT_INSTALL_SOURCE, CK_PATH, NULL, NULL,
       "the root file system tarball (tar) or directory (copy)"),
     F("cache", SLOT_CACHE, 1, 0,
@@ -385,6 +387,12 @@ static int check_value(struct diag *d, const struct where *w, const char *s)
         return 0;
     case CK_NAME:
         if (check_name(s, &why)) {
+            report(d, w, "`%s': %s", s, why);
+            return -EINVAL;
+        }
+        return 0;
+    case CK_ARCH:
+        if (check_arch(s, &why)) {
             report(d, w, "`%s': %s", s, why);
             return -EINVAL;
         }

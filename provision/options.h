@@ -69,7 +69,8 @@ enum opt_slot {
 enum opt_check {
     CK_NONE,
     CK_HOSTNAME,        /* check_hostname */
-    CK_NAME,            /* check_name: dist, arch */
+    CK_NAME,            /* check_name: dist */
+    CK_ARCH,            /* check_arch: arch */
     CK_NAMES,           /* NAME[,NAME...] each check_name: roles */
     CK_URL,             /* check_url */
     CK_DIR,             /* an existing directory */

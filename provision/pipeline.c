@@ -227,7 +227,7 @@ static int step_validate(struct pipeline *pl)
     if (p->password != PLAN_PASSWORD_NONE) {
         const char *pw = p->password == PLAN_PASSWORD_GIVEN ? o->v[SLOT_PASSWORD].value
                                                             : pl->res->password;
-        int r = identity_hash_password(pw, &pl->password_hash);
+        int r = identity_hash_password(pw, pl->p->dist.password_hash, &pl->password_hash);
 
         if (r < 0) {
             diag_error(pl->d, NULL, 0, 0, "cannot hash root's password: %s", strerror(-r));
@@ -533,6 +533,7 @@ static int step_install(struct pipeline *pl)
     const struct plan *p = pl->p;
     struct install_req req = { 0 };
     struct install_result ir = { 0 };
+    struct install_repo *repos = NULL;
     char *hooks = NULL;
     int r;
 
@@ -557,13 +558,33 @@ static int step_install(struct pipeline *pl)
     req.bootstrap_hooks = hooks;
     req.log_fd = pl->log_fd;
     req.tty_fd = pl->a->tty_fd;
+    req.release = p->dist.release;
+    if (p->nrepos && !(repos = calloc(p->nrepos, sizeof(*repos)))) {
+        free(hooks);
+        return nomem(pl);
+    }
+    for (size_t i = 0; i < p->nrepos; i++) {
+        repos[i].name = p->repos[i].name;
+        repos[i].url = p->repos[i].url;
+        repos[i].mirrorlist = p->repos[i].mirrorlist;
+    }
+    req.repos = repos;
+    req.nrepos = p->nrepos;
     r = install_root(&req, &ir, pl->d);
     free(hooks);
+    free(repos);
     if (r)
         return r;
     pl->cache_hit = ir.cache_hit;
-    if (ir.cache_hit)
+    if (ir.cache_hit) {
         detail(pl, "the base root came from the cache");
+    } else if (ir.packages) {
+        char what[128];
+
+        snprintf(what, sizeof what, "%lu packages, %.1f s fetching, %.1f s installing",
+                 ir.packages, ir.seconds_download, ir.seconds_bootstrap);
+        detail(pl, what);
+    }
     return 0;
 }
 
@@ -597,7 +618,7 @@ static char **hook_env(const struct plan *p, const struct opt_set *o)
 {
     char **envp = NULL, size[32], swap[32], mem[32], maxmem[32], vcpus[16], netmask[8] = "";
     char *components = strv_join(p->dist.components.v, " ");
-    char *roles = strv_join(p->roles, ",");
+    char *roles = strv_join(p->roles, ","), *repos = NULL;
     char *dir = strdup(p->image_dir), *output = strdup(p->config_path);
     size_t n = 0;
     int r = 0;
@@ -615,6 +636,18 @@ static char **hook_env(const struct plan *p, const struct opt_set *o)
     snprintf(vcpus, sizeof vcpus, "%ld", p->vcpus);
     if (!p->dhcp && p->ip)
         snprintf(netmask, sizeof netmask, "/%d", p->prefix);
+    /* the rpm repositories as NAME=URL words */
+    for (size_t i = 0; i < p->nrepos && r == 0; i++) {
+        char *more = NULL;
+
+        if (asprintf(&more, "%s%s%s=%s", repos ? repos : "", repos ? " " : "",
+                     p->repos[i].name, p->repos[i].url) < 0)
+            r = -ENOMEM;
+        else {
+            free(repos);
+            repos = more;
+        }
+    }
     if (!components || !roles || !dir || !output)
         r = -ENOMEM;
     r = r ? r : env_add(&envp, &n, "PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
@@ -637,6 +670,12 @@ static char **hook_env(const struct plan *p, const struct opt_set *o)
     r = r ? r : env_add(&envp, &n, "VMKIT_CONSOLE", p->dist.console);
     r = r ? r : env_add(&envp, &n, "VMKIT_NETWORK_STYLE", p->dist.network_style);
     r = r ? r : env_add(&envp, &n, "VMKIT_KERNEL_PACKAGE", p->dist.kernel_package);
+    r = r ? r : env_add(&envp, &n, "VMKIT_RELEASE", p->dist.release);
+    r = r ? r : env_add(&envp, &n, "VMKIT_REPOSITORIES", repos);
+    r = r ? r : env_add(&envp, &n, "VMKIT_GPGKEY", p->dist.gpgkey);
+    /* a mirror of the user's own: the guest uses it, not the release's */
+    r = r ? r : env_add(&envp, &n, "VMKIT_RELEASE_REPOS",
+                        p->nrepos && !p->mirror_from_dist ? "disable" : p->dist.release_repos);
     r = r ? r : env_add(&envp, &n, "VMKIT_MEMORY", mem);
     r = r ? r : env_add(&envp, &n, "VMKIT_MAXMEM", maxmem);
     r = r ? r : env_add(&envp, &n, "VMKIT_DIR", dir);
@@ -660,6 +699,7 @@ static char **hook_env(const struct plan *p, const struct opt_set *o)
     r = r ? r : env_add(&envp, &n, "VMKIT_TIMEZONE", "Etc/UTC");
     r = r ? r : env_add(&envp, &n, "VMKIT_LOCALE", "C.UTF-8");
     free(components);
+    free(repos);
     free(roles);
     free(dir);
     free(output);
@@ -775,15 +815,24 @@ static int step_kernel(struct pipeline *pl)
         diag_error(pl->d, NULL, 0, 0, "guest root: /boot: %s", strerror(errno));
         goto out;
     }
-    /* the newest vmlinuz-VERSION that has its initrd.img-VERSION */
+    /* the newest vmlinuz-VERSION that has its initramfs: initrd.img-VERSION
+     * (Debian's name) or initramfs-VERSION.img (dracut's); not a rescue
+     * kernel (vmlinuz-0-rescue-MACHINEID, which dracut makes generic) */
     while ((e = readdir(dir))) {
+        const char *ver = e->d_name + 8;
         struct stat st;
+        char cand[NAME_MAX + 1] = "";
 
-        if (strncmp(e->d_name, "vmlinuz-", 8) || !e->d_name[8])
+        if (strncmp(e->d_name, "vmlinuz-", 8) || !*ver || !strncmp(ver, "0-rescue-", 9))
             continue;
-        snprintf(initrd, sizeof initrd, "initrd.img-%s", e->d_name + 8);
-        if (fstatat(bootfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
-            fstatat(bootfd, initrd, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+        if (fstatat(bootfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        for (int k = 0; k < 2 && !cand[0]; k++) {
+            snprintf(cand, sizeof cand, k ? "initramfs-%s.img" : "initrd.img-%s", ver);
+            if (fstatat(bootfd, cand, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                cand[0] = 0;
+        }
+        if (!cand[0])
             continue;
         if (!best || strverscmp(e->d_name, best) > 0) {
             free(best);
@@ -791,16 +840,16 @@ static int step_kernel(struct pipeline *pl)
                 r = nomem(pl);
                 goto out;
             }
+            strcpy(initrd, cand);
         }
     }
     if (!best) {
         diag_error(pl->d, NULL, 0, 0, "guest root: no kernel in /boot (vmlinuz-VERSION with"
-                   " its initrd.img-VERSION); the %s install must include one",
-                   pl->p->install_method);
+                   " its initrd.img-VERSION or initramfs-VERSION.img); the %s install must"
+                   " include one", pl->p->install_method);
         r = -ENOENT;
         goto out;
     }
-    snprintf(initrd, sizeof initrd, "initrd.img-%s", best + 8);
     {
         char what[NAME_MAX + 32];
 
@@ -844,8 +893,9 @@ static int step_filesystem(struct pipeline *pl)
 
     if (!raw)
         return nomem(pl);
-    r = image_build_fs(p->fs, pl->staging, "root", p->size, raw, pl->workdir, pl->log_fd,
-                       pl->d);
+    r = image_build_fs(p->fs, pl->staging, "root", p->size,
+                       !strcmp(p->fs, "ext4") ? p->dist.ext4_features : NULL, raw,
+                       pl->workdir, pl->log_fd, pl->d);
     if (!r && qcow2) {
         detail(pl, "qemu-img convert to qcow2");
         r = image_convert_qcow2(raw, pl->new_disk, pl->log_fd, pl->d);
@@ -1119,7 +1169,8 @@ static void describe_step(struct pipeline *pl, int step)
         if (!strcmp(p->install_method, "tar") || !strcmp(p->install_method, "copy"))
             say(pl, step, "%s %s", p->install_method, p->install_source);
         else
-            say(pl, step, "%s %s %s from %s%s", p->install_method, p->dist.suite, p->arch,
+            say(pl, step, "%s %s %s from %s%s", p->install_method,
+                p->dist.suite ? p->dist.suite : p->dist.name, p->arch,
                 p->mirror, p->cache ? " (cached base root if there is one)" : "");
         break;
     case STEP_HOOKS:

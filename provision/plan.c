@@ -54,6 +54,12 @@ void plan_dispose(struct plan *p)
     free(p->install_source);
     free(p->mirror);
     free(p->mirror_origin);
+    for (size_t i = 0; i < p->nrepos; i++) {
+        free(p->repos[i].name);
+        free(p->repos[i].url);
+        free(p->repos[i].mirrorlist);
+    }
+    free(p->repos);
     strv_free(p->packages);
     free(p->image_dir);
     free(p->disk_path);
@@ -136,7 +142,8 @@ static const char *family_title(const char *family)
 {
     if (!family)
         return "unknown";
-    return !strcmp(family, "ubuntu") ? "Ubuntu" : !strcmp(family, "debian") ? "Debian" : family;
+    return !strcmp(family, "ubuntu") ? "Ubuntu" : !strcmp(family, "debian") ? "Debian" :
+           !strcmp(family, "redhat") ? "Red Hat family" : family;
 }
 
 static int exists(const char *path)
@@ -209,7 +216,7 @@ struct ctx {
 static char *known_dists(struct ctx *c)
 {
     char **names = NULL, *s;
-    int r = dist_names(c->env->datadir, &names);
+    int r = dist_names(c->env->confdir, c->env->datadir, &names);
 
     if (r == -ENOMEM) {
         NOMEM(c);
@@ -255,7 +262,7 @@ static void resolve_dist(struct ctx *c, const struct aptsrc_release *rel)
         }
         name = rel->codename;
     }
-    r = dist_load(c->env->datadir, name, &c->p->dist, c->d);
+    r = dist_load(c->env->confdir, c->env->datadir, name, &c->p->dist, c->d);
     if (r == -ENOENT) {
         known = known_dists(c);
         dir = paths_join(c->env->datadir, "templates/dist");
@@ -296,8 +303,15 @@ static void resolve_arch(struct ctx *c)
 
     if (c->o->v[SLOT_ARCH].bad)
         return;
-    if (!arch)
+    if (c->p->dist.family && !strcmp(c->p->dist.family, "redhat")) {
+        /* rpm's names; Debian's are understood */
+        if (!arch || !strcmp(arch, "amd64"))
+            arch = "x86_64";
+        else if (!strcmp(arch, "arm64"))
+            arch = "aarch64";
+    } else if (!arch) {
         arch = "amd64";
+    }
     if (!(c->p->arch = strdup(arch))) {
         NOMEM(c);
         return;
@@ -316,18 +330,30 @@ static void resolve_arch(struct ctx *c)
 
 static void resolve_install(struct ctx *c)
 {
-    static const char *const methods[] = { "mmdebstrap", "debootstrap", "tar", "copy" };
+    static const char *const methods[] = { "mmdebstrap", "debootstrap", "rpm", "tar", "copy" };
     const char *m = val(c->o, SLOT_INSTALL_METHOD), *src = val(c->o, SLOT_INSTALL_SOURCE);
     const struct opt_value *sv = &c->o->v[SLOT_INSTALL_SOURCE];
+    const char *fam = c->p->dist.family;
+    bool redhat = fam && !strcmp(fam, "redhat");
     struct stat st;
 
     if (c->o->v[SLOT_INSTALL_METHOD].bad)
         return;
     if (!m)
-        m = "mmdebstrap";
-    for (size_t i = 0; i < 4; i++)
+        m = redhat ? "rpm" : "mmdebstrap";
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         if (!strcmp(methods[i], m))
             c->p->install_method = methods[i];
+    if (fam && (redhat ? !strcmp(m, "mmdebstrap") || !strcmp(m, "debootstrap")
+                       : !strcmp(m, "rpm"))) {
+        options_error(c->d, c->o, SLOT_INSTALL_METHOD, "%s does not install %s, a%s %s"
+                      " release (use %s, tar or copy)", m, c->p->dist.name,
+                      strcmp(fam, "ubuntu") ? "" : "n", family_title(fam),
+                      redhat ? "rpm" : "mmdebstrap, debootstrap");
+        c->usage = 1;
+        c->p->install_method = NULL;
+        return;
+    }
     if (!strcmp(m, "tar") || !strcmp(m, "copy")) {
         int tar = !strcmp(m, "tar");
 
@@ -359,6 +385,59 @@ static void resolve_install(struct ctx *c)
     }
 }
 
+/* The rpm install's repositories: the mirror (--mirror, or the
+ * definition's) joined with each repository's path; a repository's
+ * mirror list only when the mirror is the definition's. */
+static void resolve_repos(struct ctx *c)
+{
+    const struct dist *dist = &c->p->dist;
+    const char *mirror = val(c->o, SLOT_MIRROR), *why;
+    bool given = mirror != NULL;
+
+    if (!mirror && !(mirror = dist->mirror)) {
+        options_error(c->d, c->o, SLOT_MIRROR, "not given, and %s names no mirror for %s;"
+                      " give --mirror URL (the base of the tree its repositories are in)",
+                      dist->file, dist->name);
+        c->usage = 1;
+        return;
+    }
+    if (!(c->p->mirror = strdup(mirror)))
+        goto nomem;
+    c->p->mirror_from_dist = !given;
+    if (given)
+        c->p->mirror_origin = options_origin(c->o, SLOT_MIRROR);
+    else if (asprintf(&c->p->mirror_origin, "%s:%d", dist->file, dist->mirror_line) < 0)
+        c->p->mirror_origin = NULL;
+    if (!c->p->mirror_origin || !(c->p->repos = calloc(dist->nrepos, sizeof(*c->p->repos))))
+        goto nomem;
+    for (size_t i = 0; i < dist->nrepos; i++) {
+        struct plan_repo *r = &c->p->repos[i];
+        const struct dist_repo *dr = &dist->repos[i];
+        char *path = dist_expand(dr->path, dist->release, c->p->arch, &why);
+        size_t ml = strlen(mirror), pl;
+
+        c->p->nrepos++;
+        if (!path)
+            goto nomem;     /* the definition's paths were checked */
+        /* MIRROR/PATH/, one `/' between, `.' for the mirror itself */
+        pl = strlen(path);
+        while (pl && path[pl - 1] == '/')
+            path[--pl] = 0;
+        if (asprintf(&r->url, "%.*s%s%s%s", (int)(ml - (ml && mirror[ml - 1] == '/')), mirror,
+                     strcmp(path, ".") ? "/" : "", strcmp(path, ".") ? path : "", "/") < 0)
+            r->url = NULL;
+        free(path);
+        if (!(r->name = strdup(dr->name)) || !r->url)
+            goto nomem;
+        if (dr->mirrorlist && !given &&
+            !(r->mirrorlist = dist_expand(dr->mirrorlist, dist->release, c->p->arch, &why)))
+            goto nomem;
+    }
+    return;
+nomem:
+    NOMEM(c);
+}
+
 static void resolve_mirror(struct ctx *c, const struct aptsrc_release *rel)
 {
     const struct dist *dist = &c->p->dist;
@@ -369,6 +448,10 @@ static void resolve_mirror(struct ctx *c, const struct aptsrc_release *rel)
     if (c->o->v[SLOT_MIRROR].bad || !dist->name || !c->p->install_method ||
         !strcmp(c->p->install_method, "tar") || !strcmp(c->p->install_method, "copy"))
         return;
+    if (!strcmp(dist->family, "redhat")) {
+        resolve_repos(c);
+        return;
+    }
     if (mirror) {
         c->p->mirror = strdup(mirror);
         c->p->mirror_origin = options_origin(c->o, SLOT_MIRROR);
@@ -884,6 +967,23 @@ char *plan_describe(const struct plan *p)
                     p->cachedir);
         else
             fprintf(f, "; no cache (%s)\n", p->nocache_origin);
+    } else if (!strcmp(p->install_method, "rpm")) {
+        fprintf(f, "install: rpm %s release %s %s from %s (from %s)", p->dist.name,
+                p->dist.release, p->arch, p->mirror, p->mirror_origin);
+        for (size_t i = 0; i < p->nrepos; i++) {
+            fprintf(f, "; repository %s %s", p->repos[i].name, p->repos[i].url);
+            if (p->repos[i].mirrorlist)
+                fprintf(f, " (mirrorlist %s first)", p->repos[i].mirrorlist);
+        }
+        fprintf(f, "; packages");
+        for (size_t i = 0; p->packages && p->packages[i]; i++)
+            fprintf(f, " %s", p->packages[i]);
+        fprintf(f, " and what they need (libsolv), unpacked, then installed again by the"
+                " guest's own rpm");
+        if (p->cache)
+            fprintf(f, "; cache %s (key: each repomd.xml, arch, packages)\n", p->cachedir);
+        else
+            fprintf(f, "; no cache (%s)\n", p->nocache_origin);
     } else if (!strcmp(p->install_method, "tar")) {
         fprintf(f, "install: unpack %s (tar) onto the root file system\n", p->install_source);
     } else {
@@ -920,9 +1020,12 @@ char *plan_describe(const struct plan *p)
             p->ssh_key ? p->ssh_key : "none");
 
     /* kernel */
-    fprintf(f, "kernel: %s from the guest root to %s and %s (initramfs MODULES=most,"
-            " console %s)\n", debootstrap ? p->dist.kernel_package : "the kernel",
-            p->kernel_path, p->ramdisk_path, p->dist.console);
+    fprintf(f, "kernel: %s from the guest root to %s and %s (%s, console %s)\n",
+            debootstrap || !strcmp(p->install_method, "rpm") ? p->dist.kernel_package
+                                                             : "the kernel",
+            p->kernel_path, p->ramdisk_path,
+            !strcmp(p->dist.family, "redhat") ? "dracut initramfs with the virtio drivers"
+                                              : "initramfs MODULES=most", p->dist.console);
 
     /* filesystem */
     fprintf(f, "filesystem: %s labelled root from the guest root, %s, into %s%s\n", p->fs, sz,

@@ -45,6 +45,13 @@ enum plan_password {
     PLAN_PASSWORD_GENERATE,
 };
 
+/* A repository of an rpm install, variables expanded. */
+struct plan_repo {
+    char *name;
+    char *url;                      /* ends in `/' */
+    char *mirrorlist;               /* NULL: none (or --mirror given) */
+};
+
 struct plan {
     const struct plan_env *env;     /* borrowed */
     char *hostname;
@@ -53,8 +60,11 @@ struct plan {
     char *arch;
     const char *install_method;     /* static */
     char *install_source;           /* tar and copy only */
-    char *mirror;                   /* mmdebstrap and debootstrap only */
+    char *mirror;                   /* mmdebstrap, debootstrap and rpm */
     char *mirror_origin;
+    struct plan_repo *repos;        /* rpm only */
+    size_t nrepos;
+    bool mirror_from_dist;          /* rpm: the definition's mirror */
     char **packages;                /* the whole install set, NULL-terminated */
     char *image_dir;                /* DIR/domains/NAME */
     char *disk_path, *swap_path;    /* swap_path NULL: no swap */

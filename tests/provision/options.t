@@ -221,7 +221,7 @@ bad "gateway without ip" '^vm-provision: error: --gateway: only with --ip' \
 bad "multicast mac" '^vm-provision: error: --mac: .*multicast' \
     --hostname web1 --mac 01:00:5e:00:00:01 --dry-run
 bad "bad vcpus" '^vm-provision: error: --vcpus: ' --hostname web1 --vcpus 0 --dry-run
-bad "unknown dist" '^vm-provision: error: --dist: unknown distribution `sid9'"'"' \(known: bookworm bullseye jammy noble trixie\)' \
+bad "unknown dist" '^vm-provision: error: --dist: unknown distribution `sid9'"'"' \(known: alma9 bookworm bullseye centos7 fedora40 jammy noble rocky8 rocky9 trixie\)' \
     --hostname web1 --dist sid9 --dry-run
 bad "unknown arch for the dist" '^vm-provision: error: --arch: `arm64'"'"'' \
     --hostname web1 --arch arm64 --dry-run

@@ -525,6 +525,77 @@ static void test_netplan(void)
     free(dir);
 }
 
+/* ---- the Red Hat family's styles ---- */
+
+static void test_redhat_styles(void)
+{
+    char *dir = make_root(R_USRLIB), *text;
+    struct identity id = base_id();
+
+    id.network_style = "ifcfg";
+    apply_ok(&id, dir, "ifcfg dhcp");
+    is_file(dir, "/etc/sysconfig/network", "# Written by vm-provision.\nNETWORKING=yes\n",
+            "ifcfg dhcp");
+    is_file(dir, "/etc/sysconfig/network-scripts/ifcfg-eth0",
+            "# Written by vm-provision.\nDEVICE=eth0\nNAME=eth0\nTYPE=Ethernet\nONBOOT=yes\n"
+            "BOOTPROTO=dhcp\n", "ifcfg dhcp");
+    free(dir);
+
+    dir = make_root(R_USRLIB);
+    id.dhcp = false;
+    id.ip = "192.0.2.10";
+    id.prefix = 24;
+    id.gateway = "192.0.2.1";
+    id.nameservers = "192.0.2.53 192.0.2.54";
+    id.mac = "00:16:3e:0a:0b:0c";
+    apply_ok(&id, dir, "ifcfg static");
+    is_file(dir, "/etc/sysconfig/network-scripts/ifcfg-eth0",
+            "# Written by vm-provision.\nDEVICE=eth0\nNAME=eth0\nTYPE=Ethernet\nONBOOT=yes\n"
+            "HWADDR=00:16:3e:0a:0b:0c\nBOOTPROTO=none\nIPADDR=192.0.2.10\nPREFIX=24\n"
+            "GATEWAY=192.0.2.1\nDNS1=192.0.2.53\nDNS2=192.0.2.54\n", "ifcfg static");
+    free(dir);
+
+    dir = make_root(R_USRLIB);
+    id.network_style = "nm-keyfile";
+    apply_ok(&id, dir, "nm-keyfile static");
+    text = slurp(dir, "/etc/NetworkManager/system-connections/eth0.nmconnection", NULL);
+    ok(text && strstr(text, "[connection]\nid=eth0\nuuid=") &&
+       strstr(text, "\ntype=ethernet\ninterface-name=eth0\nautoconnect=true\n") &&
+       strstr(text, "[ethernet]\nmac-address=00:16:3e:0a:0b:0c\n") &&
+       strstr(text, "[ipv4]\nmethod=manual\naddress1=192.0.2.10/24,192.0.2.1\n"
+                    "dns=192.0.2.53;192.0.2.54;\n") &&
+       strstr(text, "[ipv6]\nmethod=auto\n"), "nm-keyfile: the static connection");
+    if (text && !strstr(text, "uuid="))
+        printf("#   got: %s\n", text);
+    is_int(mode_of(dir, "/etc/NetworkManager/system-connections/eth0.nmconnection"), 0600,
+           "nm-keyfile: 0600, as NetworkManager insists");
+    is_int(mode_of(dir, "/etc/NetworkManager/system-connections"), 0700,
+           "nm-keyfile: in a 0700 directory");
+    free(text);
+    free(dir);
+
+    dir = make_root(R_USRLIB);
+    id.dhcp = true;
+    id.mac = NULL;
+    id.nameservers = NULL;
+    apply_ok(&id, dir, "nm-keyfile dhcp");
+    text = slurp(dir, "/etc/NetworkManager/system-connections/eth0.nmconnection", NULL);
+    ok(text && strstr(text, "[ipv4]\nmethod=auto\n") && !strstr(text, "mac-address"),
+       "nm-keyfile: dhcp, matched by name");
+    free(text);
+    free(dir);
+
+    {
+        char *hash = NULL;
+
+        is_int(identity_hash_password("el7 root", "sha512", &hash), 0, "sha512 hash");
+        ok(hash && !strncmp(hash, "$6$", 3) && !strcmp(crypt("el7 root", hash), hash),
+           "sha512: $6$, verifies with crypt() (what el7's glibc and busybox check)");
+        free(hash);
+        is_int(identity_hash_password("x", "md5", &hash), -EINVAL, "an unknown method refused");
+    }
+}
+
 /* ---- machine-id, random seed ---- */
 
 static bool machine_id_ok(const char *text)
@@ -583,7 +654,7 @@ static void test_shadow(void)
     apply_ok(&id, dir, "no password");
     is_file(dir, "/etc/shadow", shadow_text, "locked root (`*') as Debian's");
 
-    rc = identity_hash_password("correct horse", &hash);
+    rc = identity_hash_password("correct horse", NULL, &hash);
     is_int(rc, 0, "password hashed");
     ok(hash && !strncmp(hash, "$y$", 3), "yescrypt (%s)", hash ? hash : "none");
     id.password_hash = hash;
@@ -952,11 +1023,11 @@ static void test_passwords(void)
         free(p);
     }
     ok(fine, "only unambiguous letters and digits (200 passwords)");
-    is_int(identity_hash_password(a, &hash), 0, "generated password hashed");
+    is_int(identity_hash_password(a, NULL, &hash), 0, "generated password hashed");
     ok(hash && !strncmp(hash, "$y$", 3) && !strcmp(crypt(a, hash), hash),
        "yescrypt, verifies with crypt()");
     free(hash);
-    is_int(identity_hash_password("", &hash), -EINVAL, "an empty password refused");
+    is_int(identity_hash_password("", NULL, &hash), -EINVAL, "an empty password refused");
     ok(hash == NULL, "and no hash");
     free(a);
     free(b);
@@ -976,6 +1047,7 @@ int main(void)
     test_ifupdown();
     test_networkd();
     test_netplan();
+    test_redhat_styles();
     test_machine_id();
     test_shadow();
     test_authorized_keys();

@@ -363,7 +363,7 @@ static void test_ext4(void)
     at(root, sizeof(root), "tree-space");
     at(img, sizeof(img), "ext4.img");
     diag_init(&d);
-    r = image_build_fs("ext4", root, "root", 64 * MiB, img, scratch, log_fd, &d);
+    r = image_build_fs("ext4", root, "root", 64 * MiB, NULL, img, scratch, log_fd, &d);
     is_int(r, 0, "ext4: built");
     ok(no_errors(&d) && d.n == 0, "ext4: nothing to say (%zu entries)", d.n);
     diag_dispose(&d);
@@ -486,7 +486,7 @@ static void test_xfs(void)
     at(root, sizeof(root), "tree");
     at(img, sizeof(img), "xfs.img");
     diag_init(&d);
-    r = image_build_fs("xfs", root, "root", 300 * MiB, img, scratch, log_fd, &d);
+    r = image_build_fs("xfs", root, "root", 300 * MiB, NULL, img, scratch, log_fd, &d);
     is_int(r, 0, "xfs: built");
     fmt(first, sizeof(first), "the first: %s/etc/hosts, user.vmkit", root);
     ok(no_errors(&d) && said(&d, DIAG_WARNING, img, "extended attributes of 1 entry", first),
@@ -596,7 +596,7 @@ static void test_btrfs(void)
     at(root, sizeof(root), "tree-space");
     at(img, sizeof(img), "btrfs.img");
     diag_init(&d);
-    r = image_build_fs("btrfs", root, "root", 256 * MiB, img, scratch, log_fd, &d);
+    r = image_build_fs("btrfs", root, "root", 256 * MiB, NULL, img, scratch, log_fd, &d);
     is_int(r, 0, "btrfs: built");
     fmt(first, sizeof(first), "the first: %s/dev/null", root);
     ok(no_errors(&d) && said(&d, DIAG_WARNING, img, "2 device nodes", first, "0:0"),
@@ -782,22 +782,22 @@ static void test_failures(void)
 
     /* arguments */
     diag_init(&d);
-    r = image_build_fs("vfat", root, "root", 64 * MiB, img, scratch, log_fd, &d);
+    r = image_build_fs("vfat", root, "root", 64 * MiB, NULL, img, scratch, log_fd, &d);
     ok(r == -EINVAL && said(&d, DIAG_ERROR, img, "`vfat'") && !exists(img),
        "an unknown file system is refused");
     diag_dispose(&d);
     diag_init(&d);
-    r = image_build_fs("xfs", root, "thirteen-char", 300 * MiB, img, scratch, log_fd, &d);
+    r = image_build_fs("xfs", root, "thirteen-char", 300 * MiB, NULL, img, scratch, log_fd, &d);
     ok(r == -EINVAL && said(&d, DIAG_ERROR, img, "longer than 12 bytes") && !exists(img),
        "an xfs label of 13 bytes is refused");
     diag_dispose(&d);
     diag_init(&d);
-    r = image_build_fs("xfs", root, "root", 300 * MiB - 4096, img, scratch, log_fd, &d);
+    r = image_build_fs("xfs", root, "root", 300 * MiB - 4096, NULL, img, scratch, log_fd, &d);
     ok(r == -EINVAL && said(&d, DIAG_ERROR, img, "less than 314572800 (300 MiB)") &&
        !exists(img), "xfs below 300 MiB is refused before mkfs.xfs runs");
     diag_dispose(&d);
     diag_init(&d);
-    r = image_build_fs("ext4", root, "root", 64 * MiB + 100, img, scratch, log_fd, &d);
+    r = image_build_fs("ext4", root, "root", 64 * MiB + 100, NULL, img, scratch, log_fd, &d);
     ok(r == -EINVAL && said(&d, DIAG_ERROR, img, "multiple of 512") && !exists(img),
        "a size that is not whole sectors is refused");
     diag_dispose(&d);
@@ -805,7 +805,7 @@ static void test_failures(void)
     /* the image exists */
     write_file(img, "keep", 4, 0644);
     diag_init(&d);
-    r = image_build_fs("ext4", root, "root", 64 * MiB, img, scratch, log_fd, &d);
+    r = image_build_fs("ext4", root, "root", 64 * MiB, NULL, img, scratch, log_fd, &d);
     ok(r == -EEXIST && said(&d, DIAG_ERROR, img, "exists") && stat(img, &st) == 0 &&
        st.st_size == 4, "an existing image is refused and left alone");
     diag_dispose(&d);
@@ -814,7 +814,7 @@ static void test_failures(void)
     /* the tree is missing */
     at(bad, sizeof(bad), "no-such-tree");
     diag_init(&d);
-    r = image_build_fs("ext4", bad, "root", 64 * MiB, img, scratch, log_fd, &d);
+    r = image_build_fs("ext4", bad, "root", 64 * MiB, NULL, img, scratch, log_fd, &d);
     ok(r == -ENOENT && said(&d, DIAG_ERROR, bad, "No such file") && !exists(img),
        "a missing tree: -ENOENT, nothing left");
     diag_dispose(&d);
@@ -833,7 +833,7 @@ static void test_failures(void)
     if (symlink("a\tb", p) < 0)
         printf("# symlink: %s\n", strerror(errno));
     diag_init(&d);
-    r = image_build_fs("xfs", bad, "root", 300 * MiB, img, scratch, log_fd, &d);
+    r = image_build_fs("xfs", bad, "root", 300 * MiB, NULL, img, scratch, log_fd, &d);
     fmt(p, sizeof(p), "%s/etc/my file", bad);
     fmt(q, sizeof(q), "%s/:colon", bad);
     ok(r == -EINVAL && said(&d, DIAG_ERROR, p, "has a space", "protofile") &&
@@ -856,12 +856,12 @@ static void test_failures(void)
     if (link(p, q) < 0)
         printf("# link: %s\n", strerror(errno));
     diag_init(&d);
-    r = image_build_fs("btrfs", bad, "root", 256 * MiB, img, scratch, log_fd, &d);
+    r = image_build_fs("btrfs", bad, "root", 256 * MiB, NULL, img, scratch, log_fd, &d);
     ok(r == -EINVAL && said(&d, DIAG_ERROR, p, "2 hard links, 1 of them in the tree") &&
        !exists(img), "btrfs: a file linked from outside the tree is refused");
     diag_dispose(&d);
     diag_init(&d);
-    r = image_build_fs("ext4", bad, "root", 64 * MiB, img, scratch, log_fd, &d);
+    r = image_build_fs("ext4", bad, "root", 64 * MiB, NULL, img, scratch, log_fd, &d);
     ok(r == 0 && status_of("e2fsck", "-fn", img) == 0,
        "ext4: the same tree is fine (mke2fs counts links itself)");
     diag_dispose(&d);
@@ -878,13 +878,13 @@ static void test_failures(void)
         free(big);
     }
     diag_init(&d);
-    r = image_build_fs("ext4", bad, "root", 64 * MiB, img, scratch, log_fd, &d);
+    r = image_build_fs("ext4", bad, "root", 64 * MiB, NULL, img, scratch, log_fd, &d);
     ok(r == -EIO && said(&d, DIAG_ERROR, img, "cannot make the ext4 file system",
                          "mke2fs exited with status 1", "Could not allocate block") &&
        !exists(img), "ext4: too small for the tree: mke2fs's words recorded, nothing left");
     diag_dispose(&d);
     diag_init(&d);
-    r = image_build_fs("btrfs", bad, "root", 128 * MiB, img, scratch, log_fd, &d);
+    r = image_build_fs("btrfs", bad, "root", 128 * MiB, NULL, img, scratch, log_fd, &d);
     ok(r == -ENOSPC && said(&d, DIAG_ERROR, img, "btrfs needs more than 134217728 bytes",
                             "mkfs.btrfs made the image") && !exists(img),
        "btrfs: too small for the tree (mkfs.btrfs grows it): -ENOSPC, nothing left");
@@ -894,7 +894,7 @@ static void test_failures(void)
     proc_set_cancel(&cancel_flag);
     cancel_flag = 1;
     diag_init(&d);
-    r = image_build_fs("ext4", root, "root", 64 * MiB, img, scratch, log_fd, &d);
+    r = image_build_fs("ext4", root, "root", 64 * MiB, NULL, img, scratch, log_fd, &d);
     ok(r == -ECANCELED && d.n == 0 && !exists(img),
        "cancelled: -ECANCELED, nothing recorded, nothing left");
     diag_dispose(&d);
@@ -906,7 +906,7 @@ static void test_failures(void)
         sigaction(SIGALRM, &sa, NULL);
         setitimer(ITIMER_REAL, &it, NULL);
         diag_init(&d);
-        r = image_build_fs("ext4", bad, "root", 1024 * MiB, img, scratch, log_fd, &d);
+        r = image_build_fs("ext4", bad, "root", 1024 * MiB, NULL, img, scratch, log_fd, &d);
         ok(r == -ECANCELED && d.n == 0 && !exists(img),
            "cancelled while mke2fs runs: -ECANCELED, nothing left (%d)", r);
         diag_dispose(&d);
