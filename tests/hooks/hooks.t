@@ -2,18 +2,21 @@
 # timeout: 120
 #
 # hooks.t - each of vm-provision's hooks (hooks/common, hooks/debian,
-# hooks/roles/*) run against a temporary root, as the hook runner runs
+# hooks/redhat, hooks/roles/*) run against a temporary root, as the hook runner runs
 # it (`HOOK ROOT', only PATH and the VMKIT_* variables given in its
 # environment), checking what it wrote: contents, link targets, what it
 # refuses, and that a second run changes nothing.
 #
-# The hooks that chroot into the guest (40-kernel, 32-locale) get a tiny
-# working system: the host's static busybox with its applets, plus fake
-# guest tools written here (lsinitramfs prints the "initramfs", which is
-# a listing; update-initramfs records its call and writes a new listing
-# from /etc/initramfs-tools/modules; locale -a and locale-gen keep their
-# state in a file), so that the hooks' decisions (rebuild only when
-# needed, fail when still wrong) run for real.  Needs root (chroot).
+# The hooks that chroot into the guest (40-kernel, 32-locale,
+# 40-kernel-dracut, 60-services) get a tiny working system: the host's
+# static busybox with its applets, plus fake guest tools written here
+# (lsinitramfs and lsinitrd print the "initramfs", which is a listing;
+# update-initramfs records its call and writes a new listing from
+# /etc/initramfs-tools/modules; dracut records its argv and writes a
+# listing of the drivers it was given; systemctl enables by a link in
+# multi-user.target.wants; locale -a and locale-gen keep their state in
+# a file), so that the hooks' decisions (rebuild only when needed, fail
+# when still wrong) run for real.  Needs root (chroot).
 # The hook runner itself is tested by build/tests/test-hooks.
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/lib/tap.sh
@@ -30,12 +33,13 @@ known=" VMKIT_HOSTNAME VMKIT_DIST VMKIT_FAMILY VMKIT_SUITE VMKIT_ARCH VMKIT_MIRR
 known+=" VMKIT_COMPONENTS VMKIT_FS VMKIT_ROOT_DEVICE VMKIT_SWAP_DEVICE VMKIT_CONSOLE"
 known+=" VMKIT_NETWORK_STYLE VMKIT_KERNEL_PACKAGE VMKIT_ROLE VMKIT_DHCP VMKIT_IP"
 known+=" VMKIT_NETMASK VMKIT_GATEWAY VMKIT_NAMESERVER VMKIT_MAC VMKIT_BRIDGE VMKIT_MEMORY"
-known+=" VMKIT_VCPUS VMKIT_SIZE VMKIT_SWAP VMKIT_IMAGE_FORMAT VMKIT_TIMEZONE VMKIT_LOCALE "
+known+=" VMKIT_VCPUS VMKIT_SIZE VMKIT_SWAP VMKIT_IMAGE_FORMAT VMKIT_TIMEZONE VMKIT_LOCALE"
+known+=" VMKIT_RELEASE VMKIT_REPOSITORIES VMKIT_GPGKEY VMKIT_RELEASE_REPOS "
 
 # the hook named NAME, wherever it is
 path_of() {
     local p
-    for p in hooks/common/"$1" hooks/debian/"$1" hooks/roles/*/"$1"; do
+    for p in hooks/common/"$1" hooks/debian/"$1" hooks/redhat/"$1" hooks/roles/*/"$1"; do
         [ -f "$p" ] && { echo "$p"; return 0; }
     done
     echo "hooks/NOT-FOUND/$1"
@@ -105,7 +109,8 @@ busybox_root() {
 
 # ---- every hook: shape ----------------------------------------------------
 
-all=$(ls hooks/common/[0-9][0-9]-* hooks/debian/[0-9][0-9]-* hooks/roles/*/[0-9][0-9]-*)
+all=$(ls hooks/common/[0-9][0-9]-* hooks/debian/[0-9][0-9]-* hooks/redhat/[0-9][0-9]-* \
+    hooks/roles/*/[0-9][0-9]-*)
 [ -n "$all" ]
 check $? "there are hooks" || true
 for h in $all; do
@@ -460,6 +465,16 @@ rm -f "$r/usr/bin/udevadm"
 fails 45-udev "$r" "udev is not installed in the guest (no udevadm; roles: ssh)" VMKIT_ROLE=ssh
 r=$(newroot)
 fails 45-udev "$r" "udev is not installed in the guest (no /lib/udev or /usr/lib/udev"
+# busybox's init: no udev, by design (the usr-merged layout of el)
+r=$(newroot)
+mkdir -p "$r/usr/sbin" && ln -s usr/sbin "$r/sbin" && ln -s busybox "$r/usr/sbin/init"
+hook 45-udev "$r"
+[ "$rc" -eq 0 ] && grep -q "init is busybox's" "$tmp/out"
+check $? "45-udev: busybox's init without udev: accepted, and said" || show
+# an absolute /sbin link is not followed out of the root
+r=$(newroot)
+ln -s /usr/sbin "$r/sbin"
+fails 45-udev "$r" "udev is not installed in the guest (no /lib/udev or /usr/lib/udev"
 
 # ---- 50-console -------------------------------------------------------------
 
@@ -545,6 +560,463 @@ r=$(newroot)
 hook 90-apt-clean "$r"
 check "$rc" "90-apt-clean: a root without apt" || show
 
+# ---- the Red Hat family: el-style roots ------------------------------------
+
+# Each hook's name is in one directory only (path_of finds it there).
+dups=$(ls hooks/common hooks/debian hooks/redhat | grep -E '^[0-9]{2}-' | sort | uniq -d)
+[ -z "$dups" ]
+check $? "no hook name is in two of common, debian and redhat" || echo "$dups" | diag
+
+# ---- 20-yum-repos -----------------------------------------------------------
+
+# el_repo_root: a root with CentOS 7's shape of repository files and key
+el_repo_root() {
+    local r
+    r=$(newroot)
+    mkdir -p "$r/etc/yum.repos.d" "$r/etc/pki/rpm-gpg"
+    echo key > "$r/etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7"
+    cat > "$r/etc/yum.repos.d/CentOS-Base.repo" << 'EOF'
+# CentOS-Base.repo (a test's imitation)
+
+[base]
+name=CentOS-$releasever - Base
+mirrorlist=http://mirrorlist.example/?release=$releasever&arch=$basearch&repo=os
+gpgcheck=1
+
+[updates]
+name=CentOS-$releasever - Updates
+mirrorlist=http://mirrorlist.example/?release=$releasever&arch=$basearch&repo=updates
+enabled = 1
+gpgcheck=1
+
+#additional packages that extend functionality of existing packages
+[centosplus]
+name=CentOS-$releasever - Plus
+enabled=0
+EOF
+    printf '[c7-media]\nname=Media\nbaseurl=file:///media/CentOS/\nenabled=0\n' \
+        > "$r/etc/yum.repos.d/CentOS-Media.repo"
+    chmod 640 "$r/etc/yum.repos.d/CentOS-Media.repo"
+    echo "$r"
+}
+V7=http://vault.example/centos/7.9.2009
+repos=("VMKIT_REPOSITORIES=os=$V7/os/x86_64/ updates=$V7/updates/x86_64/"
+    VMKIT_GPGKEY=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7)
+
+r=$(el_repo_root)
+cp "$r/etc/yum.repos.d/CentOS-Base.repo" "$tmp/base.orig"
+hook 20-yum-repos "$r" "${repos[@]}" VMKIT_RELEASE_REPOS=disable
+is "$r/etc/yum.repos.d/vmkit.repo" "# Written by vm-provision (hook 20-yum-repos): the repositories the guest
+# was installed from.
+
+[vmkit-os]
+name=os (vm-provision)
+baseurl=$V7/os/x86_64/
+enabled=1
+gpgcheck=1
+gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7
+
+[vmkit-updates]
+name=updates (vm-provision)
+baseurl=$V7/updates/x86_64/
+enabled=1
+gpgcheck=1
+gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7" "20-yum-repos: a section per repository, with the key"
+is "$r/etc/yum.repos.d/CentOS-Base.repo" '# CentOS-Base.repo (a test'"'"'s imitation)
+
+[base]
+enabled=0
+name=CentOS-$releasever - Base
+mirrorlist=http://mirrorlist.example/?release=$releasever&arch=$basearch&repo=os
+gpgcheck=1
+
+[updates]
+name=CentOS-$releasever - Updates
+mirrorlist=http://mirrorlist.example/?release=$releasever&arch=$basearch&repo=updates
+enabled=0
+gpgcheck=1
+
+#additional packages that extend functionality of existing packages
+[centosplus]
+name=CentOS-$releasever - Plus
+enabled=0' "20-yum-repos: disable: every section of the release's file enabled=0, the rest kept"
+[ "$(stat -c %a "$r/etc/yum.repos.d/CentOS-Media.repo")" = 640 ] &&
+    grep -qx 'baseurl=file:///media/CentOS/' "$r/etc/yum.repos.d/CentOS-Media.repo"
+check $? "20-yum-repos: a file already disabled keeps its contents and mode"
+twice 20-yum-repos "$r" "${repos[@]}" VMKIT_RELEASE_REPOS=disable
+
+r=$(el_repo_root)
+hook 20-yum-repos "$r" "VMKIT_REPOSITORIES=BaseOS=https://m.example/rocky/9/BaseOS/x86_64/os/" \
+    VMKIT_RELEASE_REPOS=keep
+grep -v '^#' "$r/etc/yum.repos.d/vmkit.repo" > "$tmp/lines"
+is "$tmp/lines" "
+[vmkit-BaseOS]
+name=BaseOS (vm-provision)
+baseurl=https://m.example/rocky/9/BaseOS/x86_64/os/
+enabled=1
+gpgcheck=0" "20-yum-repos: no key: gpgcheck=0"
+cmp -s "$tmp/base.orig" "$r/etc/yum.repos.d/CentOS-Base.repo"
+check $? "20-yum-repos: keep: the release's files are left as they are"
+twice 20-yum-repos "$r" "VMKIT_REPOSITORIES=BaseOS=https://m.example/rocky/9/BaseOS/x86_64/os/"
+
+r=$(el_repo_root)
+hook 20-yum-repos "$r" VMKIT_RELEASE_REPOS=disable
+[ "$rc" -eq 0 ] && [ ! -e "$r/etc/yum.repos.d/vmkit.repo" ] &&
+    cmp -s "$tmp/base.orig" "$r/etc/yum.repos.d/CentOS-Base.repo" &&
+    grep -q 'left as they are' "$tmp/out"
+check $? "20-yum-repos: no repositories: nothing written, nothing disabled" || show
+
+r=$(el_repo_root)
+hook 20-yum-repos "$r" "VMKIT_REPOSITORIES=os=$V7/os/x86_64/"
+cp "$r/etc/yum.repos.d/vmkit.repo" "$tmp/vmkit.before"
+fails 20-yum-repos "$r" "\`os]x' is not a repository name" "VMKIT_REPOSITORIES=os]x=$V7/os/"
+fails 20-yum-repos "$r" "\`[os' is not a repository name" "VMKIT_REPOSITORIES=[os=$V7/os/"
+fails 20-yum-repos "$r" "is not NAME=URL" "VMKIT_REPOSITORIES=$V7/os/"
+fails 20-yum-repos "$r" "\`vault.example/os/' (repository os) is not a URL" \
+    "VMKIT_REPOSITORIES=os=vault.example/os/"
+fails 20-yum-repos "$r" "is not a URL" 'VMKIT_REPOSITORIES=os=http://m.example/$releasever/os/'
+fails 20-yum-repos "$r" "a control character (a newline?)" "VMKIT_REPOSITORIES=os=$V7/os/
+[evil]"
+fails 20-yum-repos "$r" "repository os is given twice" "VMKIT_REPOSITORIES=os=$V7/os/ os=$V7/x/"
+fails 20-yum-repos "$r" "VMKIT_GPGKEY: \`RPM-GPG-KEY' is not a URL" \
+    "VMKIT_REPOSITORIES=os=$V7/os/" VMKIT_GPGKEY=RPM-GPG-KEY
+fails 20-yum-repos "$r" "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9 is not in the guest" \
+    "VMKIT_REPOSITORIES=os=$V7/os/" VMKIT_GPGKEY=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9
+fails 20-yum-repos "$r" "expected keep or disable" "VMKIT_REPOSITORIES=os=$V7/os/" \
+    VMKIT_RELEASE_REPOS=off
+ln -s /etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7 "$r/etc/pki/rpm-gpg/RPM-GPG-KEY-linked"
+fails 20-yum-repos "$r" "RPM-GPG-KEY-Rocky-9 is not in the guest" "VMKIT_REPOSITORIES=os=$V7/os/" \
+    "VMKIT_GPGKEY=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-linked file:///etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9"
+cmp -s "$tmp/vmkit.before" "$r/etc/yum.repos.d/vmkit.repo" &&
+    cmp -s "$tmp/base.orig" "$r/etc/yum.repos.d/CentOS-Base.repo"
+check $? "20-yum-repos: a refused value changes nothing"
+hook 20-yum-repos "$r" "VMKIT_REPOSITORIES=os=$V7/os/" \
+    "VMKIT_GPGKEY=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-linked  https://keys.example/k"
+[ "$rc" -eq 0 ] && grep -qx 'gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-linked https://keys.example/k' \
+    "$r/etc/yum.repos.d/vmkit.repo"
+check $? "20-yum-repos: several keys; a key that is a link is read in the guest" || show
+
+r=$(newroot)
+mkdir -p "$r/etc" "$tmp/outside-repos"
+ln -s "$tmp/outside-repos" "$r/etc/yum.repos.d"
+fails 20-yum-repos "$r" "/etc/yum.repos.d in the guest is a link that leads out of it" \
+    "VMKIT_REPOSITORIES=os=$V7/os/"
+[ -z "$(ls -A "$tmp/outside-repos")" ]
+check $? "20-yum-repos: nothing is written through a link out of the root"
+
+# ---- 40-kernel-dracut -------------------------------------------------------
+
+KV=5.14.0-427.el9.x86_64
+DRV=(virtio_blk virtio_net virtio_console virtio_pci virtio_mmio)
+# el_kernel_root [MODULE...]: a busybox root with kernel $KV where el9
+# ships it (/usr/lib/modules/$KV/vmlinuz, nothing in /boot yet but the
+# initramfs), whose initramfs (a listing) holds MODULE...; every virtio
+# driver is in modules.dep; the guest has dracut and lsinitrd (fakes)
+el_kernel_root() {
+    local r m
+    r=$(busybox_root)
+    mkdir -p "$r/boot" "$r/usr/lib/modules/$KV" "$r/etc/dracut.conf.d"
+    echo "kernel $KV" > "$r/usr/lib/modules/$KV/vmlinuz"
+    for m in "${DRV[@]}" virtio_ring; do
+        echo "kernel/drivers/virtio/$m.ko.xz: kernel/drivers/virtio/virtio_ring.ko.xz"
+    done > "$r/usr/lib/modules/$KV/modules.dep"
+    : > "$r/usr/lib/modules/$KV/modules.builtin"
+    # a rescue kernel, which has no modules directory of its own
+    echo rescue > "$r/boot/vmlinuz-0-rescue-0123456789abcdef"
+    {
+        echo "drwxr-xr-x   1 root root 0 Jan  1 00:00 usr/lib/modules/$KV/kernel/drivers/virtio"
+        for m in "$@"; do
+            echo "-rw-r--r--   1 root root 9 Jan  1 00:00 usr/lib/modules/$KV/kernel/drivers/virtio/$m.ko.xz"
+        done
+    } > "$r/boot/initramfs-$KV.img"
+    # lsinitrd: prints the listing
+    cat > "$r/usr/bin/lsinitrd" << 'EOF'
+#!/bin/sh
+[ -f "$1" ] || exit 1
+cat "$1"
+EOF
+    # dracut: records its argv (one argument a line, a blank line after
+    # each call); the new listing has the drivers --add-drivers named,
+    # unless /etc/broken-dracut says otherwise
+    cat > "$r/usr/bin/dracut" << 'EOF'
+#!/bin/sh
+for a in "$@"; do echo "$a"; done >> /var/log/dracut.calls
+echo >> /var/log/dracut.calls
+[ ! -e /etc/failing-dracut ] || exit 1
+add= img= ver=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --add-drivers) add=$2; shift ;;
+    --*) ;;
+    *) if [ -z "$img" ]; then img=$1; else ver=$1; fi ;;
+    esac
+    shift
+done
+{
+    echo "drwxr-xr-x 1 root root 0 Jan  1 00:00 usr/lib/modules/$ver/kernel"
+    if [ ! -e /etc/broken-dracut ]; then
+        for m in $add; do
+            echo "-rw-r--r-- 1 root root 9 Jan  1 00:00 usr/lib/modules/$ver/kernel/drivers/virtio/$m.ko.xz"
+        done
+    fi
+} > "$img"
+EOF
+    chmod +x "$r/usr/bin/lsinitrd" "$r/usr/bin/dracut"
+    echo "$r"
+}
+dcalls() { cat "$1/var/log/dracut.calls" 2> /dev/null; }
+ncalls() { dcalls "$1" | grep -c '^$'; }
+dconf="# Written by vm-provision (hook 40-kernel-dracut): every initramfs holds the
+# virtio drivers a vmkit guest boots with, and is generic, not made
+# for the machine that builds it."
+
+r=$(el_kernel_root "${DRV[@]}")
+hook 40-kernel-dracut "$r" VMKIT_KERNEL_PACKAGE=kernel-core
+[ "$rc" -eq 0 ] && cmp -s "$r/usr/lib/modules/$KV/vmlinuz" "$r/boot/vmlinuz-$KV" &&
+    [ "$(stat -c %a "$r/boot/vmlinuz-$KV")" = 755 ] &&
+    grep -qF "/usr/lib/modules/$KV/vmlinuz copied to /boot/vmlinuz-$KV" "$tmp/out"
+check $? "40-kernel-dracut: /usr/lib/modules/VERSION/vmlinuz copied to /boot/vmlinuz-VERSION" || show
+[ -z "$(dcalls "$r")" ]
+check $? "40-kernel-dracut: every driver in the initramfs: dracut is not run" || show
+is "$r/etc/dracut.conf.d/vmkit.conf" "$dconf
+add_drivers+=\" virtio_blk virtio_net virtio_console virtio_pci virtio_mmio \"
+hostonly=\"no\"" "40-kernel-dracut: dracut.conf.d/vmkit.conf: the drivers, not host-only"
+! [ -e "$r/boot/initramfs-0-rescue-0123456789abcdef.img" ] && [ -z "$(dcalls "$r")" ]
+check $? "40-kernel-dracut: the rescue kernel (no modules directory) is not touched"
+twice 40-kernel-dracut "$r" VMKIT_KERNEL_PACKAGE=kernel-core
+
+r=$(el_kernel_root virtio_blk virtio_net virtio_pci virtio_mmio)
+hook 40-kernel-dracut "$r"
+printf '%s\n' --force --no-hostonly --add-drivers \
+    "virtio_blk virtio_net virtio_console virtio_pci virtio_mmio" \
+    "/boot/initramfs-$KV.img" "$KV" "" > "$tmp/want"
+[ "$rc" -eq 0 ] && dcalls "$r" | cmp -s - "$tmp/want" &&
+    grep -q "lacks virtio_console: rebuilding it" "$tmp/out" &&
+    grep -q '/virtio_console\.ko\.xz$' "$r/boot/initramfs-$KV.img"
+check $? "40-kernel-dracut: virtio_console missing: the guest's dracut, once, --no-hostonly --add-drivers" ||
+    { show; dcalls "$r" | diag; }
+twice 40-kernel-dracut "$r"
+[ "$(ncalls "$r")" -eq 1 ]
+check $? "40-kernel-dracut: no second rebuild"
+
+r=$(el_kernel_root)
+rm -f "$r/boot/initramfs-$KV.img"
+hook 40-kernel-dracut "$r"
+[ "$rc" -eq 0 ] && [ "$(ncalls "$r")" -eq 1 ] && [ -f "$r/boot/initramfs-$KV.img" ] &&
+    grep -q "no /boot/initramfs-$KV.img: making it" "$tmp/out"
+check $? "40-kernel-dracut: no initramfs: dracut makes one" || show
+
+# el7: the kernel in /boot already, no virtio_mmio, virtio_pci built in
+K7=3.10.0-1160.el7.x86_64
+r=$(el_kernel_root)
+rm -rf "$r/usr/lib/modules/$KV" "$r/boot/initramfs-$KV.img"
+mkdir -p "$r/usr/lib/modules/$K7"
+echo "kernel $K7" > "$r/boot/vmlinuz-$K7"
+for m in virtio_blk virtio_net virtio_console virtio_ring; do
+    echo "kernel/drivers/x/$m.ko.xz: kernel/drivers/virtio/virtio_ring.ko.xz"
+done > "$r/usr/lib/modules/$K7/modules.dep"
+echo kernel/drivers/virtio/virtio_pci.ko > "$r/usr/lib/modules/$K7/modules.builtin"
+for m in virtio_blk virtio_net virtio_console; do
+    echo "-rw-r--r-- 1 root root 9 Jan  1 00:00 usr/lib/modules/$K7/kernel/drivers/x/$m.ko.xz"
+done > "$r/boot/initramfs-$K7.img"
+hook 40-kernel-dracut "$r" VMKIT_KERNEL_PACKAGE=kernel
+[ "$rc" -eq 0 ] && [ -z "$(dcalls "$r")" ] && [ "$(cat "$r/boot/vmlinuz-$K7")" = "kernel $K7" ] &&
+    grep -qF "kernel $K7 has no virtio_mmio: the guest runs on q35" "$tmp/out"
+check $? "40-kernel-dracut: el7 (no virtio_mmio, virtio_pci built in): nothing to rebuild, said so" ||
+    show
+grep -qx 'add_drivers+=" virtio_blk virtio_net virtio_console virtio_pci "' \
+    "$r/etc/dracut.conf.d/vmkit.conf"
+check $? "40-kernel-dracut: dracut.conf.d names only the drivers the kernel has" ||
+    diag < "$r/etc/dracut.conf.d/vmkit.conf"
+twice 40-kernel-dracut "$r"
+rm -f "$r/boot/initramfs-$K7.img"
+hook 40-kernel-dracut "$r"
+printf '%s\n' --force --no-hostonly --add-drivers "virtio_blk virtio_net virtio_console" \
+    "/boot/initramfs-$K7.img" "$K7" "" > "$tmp/want"
+[ "$rc" -eq 0 ] && dcalls "$r" | cmp -s - "$tmp/want"
+check $? "40-kernel-dracut: dracut is given only the drivers that are modules" ||
+    { show; dcalls "$r" | diag; }
+
+# two kernels: each gets its vmlinuz and its initramfs
+r=$(el_kernel_root "${DRV[@]}")
+K2=5.14.0-503.el9.x86_64
+cp -a "$r/usr/lib/modules/$KV" "$r/usr/lib/modules/$K2"
+echo "kernel $K2" > "$r/usr/lib/modules/$K2/vmlinuz"
+hook 40-kernel-dracut "$r"
+[ "$rc" -eq 0 ] && [ -f "$r/boot/vmlinuz-$KV" ] && [ "$(cat "$r/boot/vmlinuz-$K2")" = "kernel $K2" ] &&
+    [ "$(ncalls "$r")" -eq 1 ] && dcalls "$r" | grep -qx "/boot/initramfs-$K2.img"
+check $? "40-kernel-dracut: two kernels: both in /boot, only the one without an initramfs rebuilt" ||
+    show
+
+# no dracut in the guest
+r=$(el_kernel_root virtio_blk)
+rm -f "$r/usr/bin/dracut"
+rmdir "$r/etc/dracut.conf.d"
+hook 40-kernel-dracut "$r"
+[ "$rc" -eq 0 ] && grep -qF "no dracut in the guest: /boot/initramfs-$KV.img is taken as it is" "$tmp/out" &&
+    ! [ -e "$r/etc/dracut.conf.d" ]
+check $? "40-kernel-dracut: no dracut: an existing initramfs is taken as it is, said so" || show
+# a kernel package that brings its initramfs and no modules (the
+# shape of tests/rpm/kernel.spec): taken as it is
+: > "$r/usr/lib/modules/$KV/modules.dep"
+hook 40-kernel-dracut "$r"
+check "$rc" "40-kernel-dracut: no dracut: the drivers are not looked for (an empty modules.dep)" || show
+rm -f "$r/boot/initramfs-$KV.img"
+fails 40-kernel-dracut "$r" "kernel $KV: no /boot/initramfs-$KV.img, and no dracut in the guest"
+
+r=$(el_kernel_root virtio_blk)
+touch "$r/etc/broken-dracut"
+fails 40-kernel-dracut "$r" "still lacks virtio_blk virtio_net virtio_console virtio_pci virtio_mmio after dracut"
+[ "$(ncalls "$r")" -eq 1 ]
+check $? "40-kernel-dracut: dracut is run once only"
+r=$(el_kernel_root virtio_blk)
+touch "$r/etc/failing-dracut"
+fails 40-kernel-dracut "$r" "kernel $KV: dracut failed in the guest"
+
+r=$(el_kernel_root "${DRV[@]}")
+sed -i '/virtio_blk/d' "$r/usr/lib/modules/$KV/modules.dep"
+fails 40-kernel-dracut "$r" "kernel $KV has no virtio_blk, neither built in nor as a module"
+[ -z "$(dcalls "$r")" ]
+check $? "40-kernel-dracut: a driver the kernel lacks: no rebuild tried"
+r=$(el_kernel_root "${DRV[@]}")
+rm -f "$r/usr/lib/modules/$KV/modules.dep"
+fails 40-kernel-dracut "$r" "kernel $KV: no modules.dep"
+r=$(el_kernel_root "${DRV[@]}")
+rm -f "$r/usr/lib/modules/$KV/vmlinuz"
+fails 40-kernel-dracut "$r" "no kernel in the guest" VMKIT_KERNEL_PACKAGE=kernel-core
+grep -qF "is kernel-core installed?" "$tmp/out"
+check $? "40-kernel-dracut: no kernel: the message names the kernel package"
+r=$(el_kernel_root "${DRV[@]}")
+echo host > "$tmp/host-vmlinuz"
+rm -f "$r/usr/lib/modules/$KV/vmlinuz" && ln -s "$tmp/host-vmlinuz" "$r/usr/lib/modules/$KV/vmlinuz"
+fails 40-kernel-dracut "$r" "/usr/lib/modules/$KV/vmlinuz is a link, not the kernel"
+! [ -e "$r/boot/vmlinuz-$KV" ]
+check $? "40-kernel-dracut: nothing is copied through a link"
+r=$(el_kernel_root "${DRV[@]}")
+rm -f "$r/usr/bin/lsinitrd"
+hook 40-kernel-dracut "$r"
+[ "$rc" -eq 0 ] && [ "$(ncalls "$r")" -eq 1 ] && grep -q "cannot list" "$tmp/out"
+check $? "40-kernel-dracut: no lsinitrd: the initramfs is rebuilt, unchecked, said so" || show
+
+# ---- 50-console, el7 ---------------------------------------------------------
+
+r=$(newroot)
+mkdir -p "$r/usr/lib/systemd/system" "$r/etc"
+touch "$r/usr/lib/systemd/system/serial-getty@.service"
+printf '# inittab is no longer used when using systemd.\n#\n# Ctrl-Alt-Delete is handled by /usr/lib/systemd/system/ctrl-alt-del.target\n' \
+    > "$r/etc/inittab"
+cp "$r/etc/inittab" "$tmp/inittab.orig"
+printf 'console\ntty1\nhvc0\nhvc1\n' > "$r/etc/securetty"
+hook 50-console "$r"
+[ "$rc" -eq 0 ] && [ "$(readlink "$r/etc/systemd/system/getty.target.wants/serial-getty@hvc0.service")" = \
+    /usr/lib/systemd/system/serial-getty@.service ] && cmp -s "$tmp/inittab.orig" "$r/etc/inittab" &&
+    [ "$(grep -c '^hvc0$' "$r/etc/securetty")" -eq 1 ]
+check $? "50-console: el7: the getty link; systemd's comment-only inittab and securetty (with hvc0) kept" ||
+    show
+twice 50-console "$r"
+
+# ---- 60-services -------------------------------------------------------------
+
+# a busybox root with systemd's units and a fake systemctl: enabled is a
+# link in multi-user.target.wants; enable makes it and is recorded
+r=$(busybox_root)
+mkdir -p "$r/usr/lib/systemd/system"
+printf '[Install]\nWantedBy=multi-user.target\n' > "$r/usr/lib/systemd/system/sshd.service"
+cat > "$r/usr/bin/systemctl" << 'EOF'
+#!/bin/sh
+w=/etc/systemd/system/multi-user.target.wants
+case $1 in
+is-enabled) [ "$2" = --quiet ] && shift; [ -L "$w/$2" ] ;;
+enable) echo "enable $2" >> /var/log/systemctl.calls
+    mkdir -p $w && ln -s "/usr/lib/systemd/system/$2" "$w/$2" ;;
+*) exit 2 ;;
+esac
+EOF
+chmod +x "$r/usr/bin/systemctl"
+hook 60-services "$r"
+[ "$rc" -eq 0 ] && [ "$(cat "$r/var/log/systemctl.calls")" = "enable sshd.service" ] &&
+    [ -L "$r/etc/systemd/system/multi-user.target.wants/sshd.service" ]
+check $? "60-services: sshd.service enabled with the guest's systemctl; NetworkManager absent, left out" ||
+    show
+twice 60-services "$r"
+[ "$(wc -l < "$r/var/log/systemctl.calls")" -eq 1 ]
+check $? "60-services: an enabled unit is left alone"
+cp "$r/usr/lib/systemd/system/sshd.service" "$r/usr/lib/systemd/system/NetworkManager.service"
+hook 60-services "$r"
+[ "$rc" -eq 0 ] && [ "$(tail -n 1 "$r/var/log/systemctl.calls")" = "enable NetworkManager.service" ]
+check $? "60-services: NetworkManager.service too when installed" || show
+rm -f "$r/usr/bin/systemctl"
+hook 60-services "$r"
+check "$rc" "60-services: a guest without systemctl is left as it is" || show
+
+# ---- 85-selinux-relabel ------------------------------------------------------
+
+r=$(newroot)
+mkdir -p "$r/etc/selinux/targeted/policy" "$r/usr/sbin"
+touch "$r/etc/selinux/targeted/policy/policy.31"
+printf '#!/bin/sh\n' > "$r/usr/sbin/setfiles" && chmod +x "$r/usr/sbin/setfiles"
+printf '# This file controls the state of SELinux\nSELINUX=enforcing\nSELINUXTYPE=targeted\n' \
+    > "$r/etc/selinux/config"
+hook 85-selinux-relabel "$r"
+[ "$rc" -eq 0 ] && [ -f "$r/.autorelabel" ]
+check $? "85-selinux-relabel: enforcing: /.autorelabel" || show
+twice 85-selinux-relabel "$r"
+rm -f "$r/.autorelabel"
+printf 'SELINUX = "permissive"\nSELINUXTYPE=targeted\n' > "$r/etc/selinux/config"
+hook 85-selinux-relabel "$r"
+[ "$rc" -eq 0 ] && [ -f "$r/.autorelabel" ]
+check $? "85-selinux-relabel: permissive (quoted, spaced): /.autorelabel" || show
+rm -f "$r/.autorelabel"
+printf 'SELINUX=enforcing\nSELINUX=disabled\nSELINUXTYPE=targeted\n' > "$r/etc/selinux/config"
+hook 85-selinux-relabel "$r"
+[ "$rc" -eq 0 ] && ! [ -e "$r/.autorelabel" ]
+check $? "85-selinux-relabel: disabled (the last line wins): no /.autorelabel" || show
+rm -f "$r/etc/selinux/config"
+hook 85-selinux-relabel "$r"
+[ "$rc" -eq 0 ] && ! [ -e "$r/.autorelabel" ]
+check $? "85-selinux-relabel: no config (no policy): no /.autorelabel" || show
+printf 'SELINUX=enforcing\nSELINUXTYPE=mls\n' > "$r/etc/selinux/config"
+fails 85-selinux-relabel "$r" "policy mls, which is not installed"
+printf 'SELINUX=enforcing\nSELINUXTYPE=targeted\n' > "$r/etc/selinux/config"
+rm -f "$r/usr/sbin/setfiles"
+fails 85-selinux-relabel "$r" "no setfiles in the guest"
+printf 'SELINUX=yes\nSELINUXTYPE=targeted\n' > "$r/etc/selinux/config"
+fails 85-selinux-relabel "$r" "expected enforcing, permissive or disabled"
+! [ -e "$r/.autorelabel" ]
+check $? "85-selinux-relabel: a refused config makes no /.autorelabel"
+
+# ---- 90-yum-clean ------------------------------------------------------------
+
+r=$(newroot)
+mkdir -p "$r/var/cache/yum/x86_64/7/base/packages" "$r/var/cache/dnf/baseos-0123/repodata" \
+    "$r/var/lib/rpm" "$r/var/tmp"
+touch "$r/var/cache/yum/x86_64/7/base/packages/bash-4.2.rpm" "$r/var/cache/yum/.gpgkeyschecked.yum" \
+    "$r/var/cache/dnf/baseos-0123/repodata/repomd.xml" "$r/var/cache/dnf/expired_repos.json" \
+    "$r/var/lib/rpm/Packages" "$r/var/lib/rpm/Name" "$r/var/lib/rpm/__db.001" \
+    "$r/var/lib/rpm/__db.002" "$r/var/tmp/rpm-tmp.Xy12ab" "$r/var/tmp/keep-me"
+hook 90-yum-clean "$r"
+(cd "$r" && find var | sort) > "$tmp/lines"
+is "$tmp/lines" "var
+var/cache
+var/cache/dnf
+var/cache/yum
+var/lib
+var/lib/rpm
+var/lib/rpm/Name
+var/lib/rpm/Packages
+var/tmp
+var/tmp/keep-me" "90-yum-clean: the caches emptied, rpm's __db.* and rpm-tmp.* gone, the database kept"
+twice 90-yum-clean "$r"
+r=$(newroot)
+hook 90-yum-clean "$r"
+check "$rc" "90-yum-clean: a root without yum or dnf" || show
+mkdir -p "$r/var/cache" "$tmp/outside-cache"
+touch "$tmp/outside-cache/precious"
+ln -s "$tmp/outside-cache" "$r/var/cache/dnf"
+fails 90-yum-clean "$r" "/var/cache/dnf in the guest is a link that leads out of it"
+[ -e "$tmp/outside-cache/precious" ]
+check $? "90-yum-clean: nothing is removed through a link out of the root"
+
 # ---- roles ------------------------------------------------------------------
 
 for role in minimal ssh udev sudo; do
@@ -576,8 +1048,12 @@ hook 60-ssh-root-login "$r"
     "PermitRootLogin prohibit-password" ]
 check $? "role ssh: root logs in with a key only (a drop-in)" || show
 twice 60-ssh-root-login "$r"
-printf 'PermitRootLogin yes\n' > "$r/etc/ssh/sshd_config"
-fails 60-ssh-root-login "$r" "does not include /etc/ssh/sshd_config.d"
+# el7 and el8: no Include; the line goes in first, others commented out
+printf 'Port 22\nPermitRootLogin yes\n' > "$r/etc/ssh/sshd_config"
+twice 60-ssh-root-login "$r"
+[ "$(grep -v '^#' "$r/etc/ssh/sshd_config")" = "$(printf 'PermitRootLogin prohibit-password\nPort 22')" ] &&
+    grep -q '^#PermitRootLogin yes$' "$r/etc/ssh/sshd_config"
+check $? "role ssh: without an Include, sshd_config itself says it first" || show
 rm -f "$r/usr/sbin/sshd"
 fails 60-ssh-root-login "$r" "openssh-server is not installed"
 
