@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "paths.h"
 #include "rpmmd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -56,16 +57,7 @@ static int escapes(const char *loc)
 {
     const char *p = loc + strspn(loc, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
 
-    if (!*loc || loc[0] == '/' || *p == ':')
-        return 1;
-    for (p = loc; *p; p += strspn(p, "/")) {
-        size_t n = strcspn(p, "/");
-
-        if (n == 2 && p[0] == '.' && p[1] == '.')
-            return 1;
-        p += n;
-    }
-    return 0;
+    return !*loc || loc[0] == '/' || *p == ':' || paths_has_dotdot(loc);
 }
 
 static void check(const struct rpmmd_pkg *v, size_t n)
