@@ -32,6 +32,15 @@ RPM_PKGS   = libsolv libsolvext rpm
 RPM_CFLAGS := $(shell pkg-config --cflags $(RPM_PKGS) 2>/dev/null)
 RPM_LIBS   := $(shell pkg-config --libs $(RPM_PKGS) 2>/dev/null || echo -lsolvext -lsolv -lrpm -lrpmio)
 ALL_CFLAGS += $(RPM_CFLAGS)
+# vmkit's bootloader (hypervisor/bootldr.c): partition tables with libblkid,
+# ext2/3/4 read with libext2fs, never mounted
+BOOT_PKGS   = ext2fs com_err blkid
+BOOT_CFLAGS := $(shell pkg-config --cflags $(BOOT_PKGS) 2>/dev/null)
+BOOT_LIBS   := $(shell pkg-config --libs $(BOOT_PKGS) 2>/dev/null || echo -lext2fs -lcom_err -lblkid)
+ALL_CFLAGS += $(BOOT_CFLAGS)
+# partitioned guest disks (vm-provision only): libparted writes the table
+PARTED_LIBS := $(shell pkg-config --libs libparted 2>/dev/null || echo -lparted)
+RPM_LIBS   += $(PARTED_LIBS)
 
 ifeq ($(V),1)
 Q =
@@ -73,7 +82,7 @@ $(PROV_LIB): $(PROV_LIB_OBJ)
 
 bin/vmctl: $(VMCTL_OBJ) $(LIB)
 	@mkdir -p bin
-	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call say,LD,$@)$(CC) $(CFLAGS) -o $@ $^ $(BOOT_LIBS) $(PKG_LIBS)
 
 bin/vm-provision: build/provision/main.o $(PROV_LIB) $(LIB)
 	@mkdir -p bin
@@ -83,7 +92,7 @@ bin/vm-provision: build/provision/main.o $(PROV_LIB) $(LIB)
 build/tests/%: tests/unit/%.c $(PROV_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< \
-	    $(PROV_LIB) $(LIB) $(RPM_LIBS) $(PKG_LIBS)
+	    $(PROV_LIB) $(LIB) $(RPM_LIBS) $(BOOT_LIBS) $(PKG_LIBS)
 
 # Test helpers built from tests/lib/ (the fixture's mirror, ...).
 build/tests/host-mirror: tests/lib/host-mirror.c $(PROV_LIB) $(LIB)
@@ -104,7 +113,8 @@ build/tests/xlu-dump: tests/xlu/xlu-dump.c
 # The parser fuzz target: the library's sources built again with clang's
 # libFuzzer, ASan and UBSan.
 FUZZ_SAN = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_BIN = build/fuzz/fuzz-cfg build/fuzz/fuzz-disk build/fuzz/fuzz-repomd build/fuzz/fuzz-primary
+FUZZ_BIN = build/fuzz/fuzz-cfg build/fuzz/fuzz-disk build/fuzz/fuzz-repomd build/fuzz/fuzz-primary \
+           build/fuzz/fuzz-bootcfg
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	$(call say,CLANG,$@)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(FUZZ_SAN) \
@@ -117,13 +127,19 @@ build/fuzz/fuzz-repomd build/fuzz/fuzz-primary: build/fuzz/%: tests/fuzz/%.c pro
 	$(call say,CLANG,$@)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(FUZZ_SAN) \
 	    -Itoolstack/lib -Iprovision $(PKG_CFLAGS) $(RPM_CFLAGS) -o $@ $^ $(RPM_LIBS) $(PKG_LIBS)
 
+# The guest boot config parsers (hypervisor/bootcfg.c, no library needed).
+build/fuzz/fuzz-bootcfg: tests/fuzz/fuzz-bootcfg.c hypervisor/bootcfg.c
+	@mkdir -p $(dir $@)
+	$(call say,CLANG,$@)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(FUZZ_SAN) \
+	    -Ihypervisor -o $@ $^
+
 TESTS = $(UNIT_BIN) $(sort $(wildcard tests/*/*.t))
 
 # The guest fixture (tests/lib/fixture) is built once per run, never
 # taken from an earlier one.
 check: all $(UNIT_BIN) build/tests/xlu-dump build/tests/host-mirror build/tests/install-driver \
        $(FUZZ_BIN)
-	@rm -rf build/fixture build/fixture.lock build/provision-cache
+	@rm -rf build/fixture build/fixture.lock build/provision-cache build/testhost build/testhost.lock
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) prove --timer --exec tests/lib/run-one $(TESTS)
 
 # The README's main job: provision a Debian guest, boot it to login: on

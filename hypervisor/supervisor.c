@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bootldr.h"
 #include "dm.h"
 #include "domstate.h"
 #include "net.h"
@@ -277,16 +278,51 @@ static int start_qemu(struct sup *s, char *why, size_t whylen)
     struct dm_plan plan;
     struct diag d;
     char **argv = NULL, path[PATH_MAX], *console_log = NULL, kver[256];
-    int qmp_fd = -1, vmctl_fd = -1, keep[2], r;
+    int qmp_fd = -1, vmctl_fd = -1, keep[2], r, use_boot;
     struct proc_opts po;
     char qwhy[256];
+    struct bootldr_result boot;
+    bool booted = false;
 
     dm_params_init(&dp);
-    /* as create read it: the same machine */
-    if (s->dom->kernel && !kernelhdr_version(s->dom->kernel, kver, sizeof kver))
-        dp.kernel_version = kver;
     dm_plan_init(&plan);
     diag_init(&d);
+    /* vmkit's bootloader, before every start (pygrub runs before each
+     * boot): the guest's kernel may have changed since the last one */
+    if ((use_boot = bootldr_wanted(s->dom, why, whylen)) < 0) {
+        r = -EIO;
+        goto out;
+    }
+    if (use_boot) {
+        static const char pre[] = "bootloader: ";
+
+        snprintf(why, whylen, "%s", pre);
+        if (whylen <= sizeof(pre)) {
+            r = -EIO;
+            goto out;
+        }
+        if ((r = bootldr_run_domain(s->dom, s->p->dir, &boot, why + sizeof(pre) - 1,
+                                    whylen - sizeof(pre) + 1))) {
+            if (r == -ENOMEM)
+                snprintf(why, whylen, "bootloader: %s", strerror(ENOMEM));
+            r = -EIO;
+            goto out;
+        }
+        booted = true;
+        {
+            char *line = bootldr_describe(&boot);
+
+            logmsg(s, "bootloader: %s", line ? line : "?");
+            free(line);
+        }
+        dp.kernel = boot.kernel;
+        dp.ramdisk = *boot.initrd ? boot.initrd : NULL;
+        dp.cmdline = boot.cmdline;
+    }
+    /* as create read it: the same machine */
+    if (dp.kernel ? !kernelhdr_version(dp.kernel, kver, sizeof kver) :
+        (s->dom->kernel && !kernelhdr_version(s->dom->kernel, kver, sizeof kver)))
+        dp.kernel_version = kver;
     dp.qemu = s->p->qemu;
     dp.accel = s->p->accel;
     dp.rundir = s->p->dir;
@@ -378,6 +414,9 @@ fail_qemu:
     qmp_quit(s->qmp, 2000);
     reap_qemu(s, 5000);
 out:
+    /* QEMU loaded them before its monitor answered, or it is gone */
+    if (booted)
+        bootldr_remove_files(&boot);
     if (qmp_fd >= 0)
         close(qmp_fd);
     if (vmctl_fd >= 0)
@@ -467,8 +506,15 @@ static bool wait_reset(struct sup *s)
 
 static int restart(struct sup *s)
 {
-    char why[512];
+    char why[1024];
+    /* vmkit's bootloader reads the disk again on every boot, as pygrub
+     * runs on every boot (the guest may have a new kernel): a new QEMU */
+    bool reload = bootldr_wanted(s->dom, why, sizeof(why)) > 0;
 
+    if (reload && s->qemu_pid) {
+        logmsg(s, "restarting with the bootloader: a new QEMU");
+        stop_qemu(s);
+    }
     if (s->qmp && s->qemu_pid) {
         /* -action reboot=shutdown turns system_reset into a shutdown too:
          * lift it for our own reset */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "bootldr.h"
 #include "cfg.h"
 #include "dm.h"
 #include "kernelhdr.h"
@@ -156,17 +157,30 @@ static json_object *info_json(const struct domain_desc *dom, int domid,
 
 /* Builds the argv once in the caller, for --dry-run and for info.json. */
 static int plan_for(const struct domain_desc *dom, const struct accel_verdict *v,
-                    unsigned long tsc_khz, const char *rundir, char ***argv_r,
+                    unsigned long tsc_khz, const char *rundir,
+                    const struct bootldr_result *boot, char ***argv_r,
                     struct dm_plan *plan, struct diag *d)
 {
     struct dm_params dp;
     const char **taps = NULL;
-    char *console_log = NULL, kver[256];
+    char *console_log = NULL, kver[256], kernel[PATH_MAX], initrd[PATH_MAX];
     int r;
 
     dm_params_init(&dp);
-    if (dom->kernel && !kernelhdr_version(dom->kernel, kver, sizeof kver))
+    if (boot) {
+        /* the bootloader's files (a dry run copies none: their names) */
+        snprintf(kernel, sizeof(kernel), "%s", *boot->kernel ? boot->kernel :
+                 "RUNDIR/domains/DOMID/" BOOTLDR_KERNEL_FILE);
+        snprintf(initrd, sizeof(initrd), "%s", *boot->initrd ? boot->initrd :
+                 "RUNDIR/domains/DOMID/" BOOTLDR_INITRD_FILE);
+        dp.kernel = kernel;
+        dp.ramdisk = boot->initrd_size ? initrd : NULL;
+        dp.cmdline = boot->cmdline;
+        if (*boot->kernel && !kernelhdr_version(boot->kernel, kver, sizeof kver))
+            dp.kernel_version = kver;
+    } else if (dom->kernel && !kernelhdr_version(dom->kernel, kver, sizeof kver)) {
         dp.kernel_version = kver;
+    }
     dp.qemu = qemu_binary();
     dp.accel = v->accel;
     dp.rundir = rundir;
@@ -294,7 +308,9 @@ int cmd_create(int argc, char **argv)
     size_t n = 0;
     char **qargv = NULL, *dir = NULL, *text = NULL, why[1200], self[PATH_MAX];
     int status = EXIT_FAIL, lock = -1, domid = 0, r;
-    bool created = false;
+    bool created = false, booted = false;
+    int use_boot = 0;
+    struct bootldr_result boot;
     const char *bad;
     pid_t sup_pid;
     unsigned long tsc_khz = 0;
@@ -321,6 +337,16 @@ int cmd_create(int argc, char **argv)
     if (!r && (r = assign_identity(&dom)))
         diag_error(&d, o.file, 0, 0, "cannot give the domain its identity: %s",
                    strerror(-r));
+    if (!r && (use_boot = bootldr_wanted(&dom, why, sizeof(why))) < 0) {
+        diag_error(&d, o.file, 0, 0, "%s", why);
+        r = -EINVAL;
+    }
+    if (!r && dom.type == DOMAIN_HVM && dom.bootloader)
+        diag_warn(&d, o.file, 0, 0, "`bootloader' is ignored for an hvm guest (as xl"
+                  " ignores it): its firmware boots the disk");
+    if (!r && use_boot > 0 && dom.bootloader && dom.kernel && !bootldr_is_pvgrub(dom.kernel))
+        diag_warn(&d, o.file, 0, 0, "`kernel' with `bootloader': the kernel `%s' is read"
+                  " from the guest's disk (pygrub's --kernel, as xl passes it)", dom.kernel);
     if (!r && !o.dry_run && geteuid() != 0) {
         fprintf(stderr, "%s create: must be run as root (--dry-run need not)\n", vmctl_prog);
         r = -EPERM;
@@ -356,8 +382,15 @@ int cmd_create(int argc, char **argv)
         }
         diag_dispose(&d);
         diag_init(&d);
+        /* the bootloader reads the disk and says what it would boot, copying nothing */
+        if (use_boot > 0 && (r = bootldr_run_domain(&dom, NULL, &boot, why, sizeof(why)))) {
+            fprintf(stderr, "%s create: %s: bootloader: %s\n", vmctl_prog, dom.name,
+                    r == -ENOMEM ? strerror(ENOMEM) : why);
+            goto out;
+        }
         if ((r = plan_for(&dom, &verdict, verdict.accel == ACCEL_TCG ? accel_host_tsc_khz() : 0,
-                          "RUNDIR/domains/DOMID", &qargv, &plan, &d))) {
+                          "RUNDIR/domains/DOMID", use_boot > 0 ? &boot : NULL, &qargv,
+                          &plan, &d))) {
             diag_print(&d, stderr, vmctl_prog);
             goto out;
         }
@@ -369,6 +402,12 @@ int cmd_create(int argc, char **argv)
                    domain_accel_name(verdict.accel), verdict.reason);
             print_argv(qargv);
             printf("# plan\n%s", planned ? planned : "");
+            if (use_boot > 0) {
+                char *line = bootldr_describe(&boot);
+
+                printf("bootloader: %s\n", line ? line : "?");
+                free(line);
+            }
             printf("# domain\n%s\n", json_object_to_json_string_ext(desc,
                    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
             free(planned);
@@ -417,9 +456,24 @@ int cmd_create(int argc, char **argv)
     tsc_khz = verdict.accel == ACCEL_TCG ? accel_host_tsc_khz() : 0;
     diag_dispose(&d);
     diag_init(&d);
-    if ((r = plan_for(&dom, &verdict, tsc_khz, dir, &qargv, &plan, &d))) {
+    /* the guest's kernel, for the plan; the supervisor reads it again
+     * before each QEMU start (as pygrub runs before each boot) */
+    if (use_boot > 0) {
+        if ((r = bootldr_run_domain(&dom, dir, &boot, why, sizeof(why)))) {
+            fprintf(stderr, "%s create: %s: bootloader: %s\n", vmctl_prog, dom.name,
+                    r == -ENOMEM ? strerror(ENOMEM) : why);
+            goto out;
+        }
+        booted = true;
+    }
+    if ((r = plan_for(&dom, &verdict, tsc_khz, dir, use_boot > 0 ? &boot : NULL, &qargv,
+                      &plan, &d))) {
         diag_print(&d, stderr, vmctl_prog);
         goto out;
+    }
+    if (booted) {
+        bootldr_remove_files(&boot);
+        booted = false;
     }
     if (!o.quiet)
         diag_print(&d, stderr, vmctl_prog);
@@ -478,6 +532,8 @@ int cmd_create(int argc, char **argv)
         }
     }
 out:
+    if (booted)
+        bootldr_remove_files(&boot);
     if (created)
         domstate_remove(dir);
     if (lock >= 0)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # timeout: 600
 # libFuzzer targets under ASan and UBSan, FUZZ_SECONDS each (default 30),
-# seeded from the config corpus and the RPM metadata of test-rpmmd; the
-# corpus they grow stays in a temp dir.
+# seeded from the config corpus, the RPM metadata of test-rpmmd and the
+# guest boot configs of test-bootcfg; the corpus they grow stays in a
+# temp dir.
 . tests/lib/tap.sh
 secs=${FUZZ_SECONDS:-30}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/cfg" "$tmp/disk" "$tmp/repomd" "$tmp/primary"
+mkdir -p "$tmp/cfg" "$tmp/disk" "$tmp/repomd" "$tmp/primary" "$tmp/bootcfg"
 cp tests/config/corpus/*.cfg tests/config/errors/*.cfg "$tmp/cfg/"
 # every disk item of the corpus, one per seed file
 i=0
@@ -26,7 +27,9 @@ cp "$rpmmd"/primary*.xml "$tmp/primary/"
 for c in gzip xz zstd bzip2; do
     command -v "$c" > /dev/null && "$c" -c -q "$rpmmd/primary.xml" > "$tmp/primary/primary.$c"
 done
-for t in cfg disk repomd primary; do
+# guest boot configs: grub.cfg (Debian, el7, el9), grubenv, BLS entries, extlinux
+cp tests/unit/data/bootcfg/* "$tmp/bootcfg/"
+for t in cfg disk repomd primary bootcfg; do
     bin=build/fuzz/fuzz-$t
     if [ ! -x "$bin" ]; then
         ok 1 "fuzz-$t: built (make $bin needs clang)"; continue
