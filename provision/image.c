@@ -241,6 +241,12 @@ static int run(char *const argv[], const int *keep, size_t nkeep, const char *pa
     return r;
 }
 
+int image_run(char *const argv[], const char *package, const char *image, const char *what,
+              int log_fd, struct diag *d)
+{
+    return run(argv, NULL, 0, package, image, what, log_fd, d);
+}
+
 /* ---- arguments and the image file ---- */
 
 static int check_label(enum fs_kind k, const char *label, const char *image, struct diag *d)
@@ -940,5 +946,191 @@ int image_make_swap(const char *path, uint64_t size, const char *label, int log_
     r = run(argv, NULL, 0, fs_table[FS_SWAP].package, path, "make the swap area", log_fd, d);
     if (r)
         unlink(path);
+    return r;
+}
+
+/* ---- a file system inside a partition ---- */
+
+static bool good_uuid(const char *u)
+{
+    if (!u || strlen(u) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+        if (dash ? u[i] != '-' : !strchr("0123456789abcdef", u[i]))
+            return false;
+    }
+    return true;
+}
+
+/* Copies len bytes of src (from 0) into dst at off, holes left as holes
+ * (SEEK_DATA/SEEK_HOLE; the region is a fresh sparse one). */
+static int copy_region(const char *src, const char *dst, uint64_t off, uint64_t len,
+                       struct diag *d)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = open(dst, O_WRONLY | O_CLOEXEC), r = 0;
+    off_t pos = 0;
+
+    if (in < 0 || out < 0) {
+        r = -errno;
+        diag_error(d, dst, 0, 0, "cannot copy %s into the image: %s", src, strerror(-r));
+        goto out;
+    }
+    while ((uint64_t)pos < len) {
+        off_t data = lseek(in, pos, SEEK_DATA), hole;
+
+        if (data < 0) {
+            if (errno == ENXIO)
+                break;                  /* only a hole is left */
+            r = -errno;
+            break;
+        }
+        if ((hole = lseek(in, data, SEEK_HOLE)) < 0) {
+            r = -errno;
+            break;
+        }
+        if ((uint64_t)hole > len)
+            hole = (off_t)len;
+        for (off_t at = data; at < hole;) {
+            off_t o = (off_t)off + at;
+            ssize_t k = copy_file_range(in, &at, out, &o, (size_t)(hole - at), 0);
+
+            if (k <= 0) {
+                r = k < 0 ? -errno : -EIO;
+                goto fail;
+            }
+        }
+        pos = hole;
+    }
+fail:
+    if (r)
+        diag_error(d, dst, 0, 0, "cannot copy %s into the image: %s", src, strerror(-r));
+    else if (fsync(out) < 0) {
+        r = -errno;
+        diag_error(d, dst, 0, 0, "cannot write the image: %s", strerror(-r));
+    }
+out:
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    return r;
+}
+
+int image_build_fs_at(const char *fs, const char *srcdir, const char *label, const char *uuid,
+                      const char *features, const char *path, uint64_t offset, uint64_t size,
+                      const char *tmpdir, int log_fd, struct diag *d)
+{
+    bool ext = fs && (!strcmp(fs, "ext2") || !strcmp(fs, "ext3") || !strcmp(fs, "ext4"));
+    enum fs_kind k = ext ? FS_EXT4 : fs_lookup(fs);
+    char *tmp = NULL, sizek[32], eopts[64];
+    char *argv[24];
+    struct stat st;
+    int n = 0, r;
+
+    if (k == FS_NONE) {
+        diag_error(d, path, 0, 0, "cannot make a `%s' file system (ext2, ext3, ext4, xfs,"
+                   " btrfs or swap)", fs ? fs : "(null)");
+        return -EINVAL;
+    }
+    if (!good_uuid(uuid)) {
+        diag_error(d, path, 0, 0, "`%s' is not a UUID in lower case", uuid ? uuid : "(null)");
+        return -EINVAL;
+    }
+    if ((r = check_label(k, label, path, d)) ||
+        (r = check_size(k, size, 1ULL << 20, path, d)))
+        return r;
+    if (offset % 4096) {
+        diag_error(d, path, 0, 0, "offset %" PRIu64 " is not a multiple of 4096", offset);
+        return -EINVAL;
+    }
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size < offset + size) {
+        diag_error(d, path, 0, 0, "not an image file of at least %" PRIu64 " bytes",
+                   offset + size);
+        return -EINVAL;
+    }
+    if (features && strspn(features, "abcdefghijklmnopqrstuvwxyz0123456789_^,") !=
+        strlen(features)) {
+        diag_error(d, path, 0, 0, "file system features `%s': expected names, `^' and `,'",
+                   features);
+        return -EINVAL;
+    }
+
+    if (k == FS_EXT4) {
+        /* written in place: mke2fs -E offset= (no loop device) */
+        snprintf(sizek, sizeof sizek, "%" PRIu64 "k", size >> 10);
+        snprintf(eopts, sizeof eopts, "offset=%" PRIu64 ",root_owner=0:0", offset);
+        argv[n++] = (char *)"mke2fs";
+        argv[n++] = (char *)"-q";
+        argv[n++] = (char *)"-F";
+        argv[n++] = (char *)"-t";
+        argv[n++] = (char *)fs;
+        if (label && *label) {
+            argv[n++] = (char *)"-L";
+            argv[n++] = (char *)label;
+        }
+        argv[n++] = (char *)"-U";
+        argv[n++] = (char *)uuid;
+        if (srcdir) {
+            argv[n++] = (char *)"-d";
+            argv[n++] = (char *)srcdir;
+        }
+        argv[n++] = (char *)"-E";
+        argv[n++] = eopts;
+        if (features && *features) {
+            argv[n++] = (char *)"-O";
+            argv[n++] = (char *)features;
+        }
+        argv[n++] = (char *)path;
+        argv[n++] = sizek;
+        argv[n] = NULL;
+        return run(argv, NULL, 0, fs_table[k].package, path, "make an ext file system in"
+                   " its partition", log_fd, d);
+    }
+
+    /* xfs, btrfs, swap: made in a file of their own, then copied in */
+    if (asprintf(&tmp, "%s/part-%" PRIu64 ".img", tmpdir ? tmpdir : "/tmp", offset) < 0)
+        return -ENOMEM;
+    if (k == FS_SWAP) {
+        r = check_size(k, size, 4096, tmp, d);
+        if (!r && !(r = create_image(tmp, size, d))) {
+            n = 0;
+            argv[n++] = (char *)"mkswap";
+            if (label && *label) {
+                argv[n++] = (char *)"-L";
+                argv[n++] = (char *)label;
+            }
+            argv[n++] = (char *)"-U";
+            argv[n++] = (char *)uuid;
+            argv[n++] = tmp;
+            argv[n] = NULL;
+            r = run(argv, NULL, 0, fs_table[k].package, tmp, "make the swap area", log_fd, d);
+        }
+    } else {
+        r = image_build_fs(fs, srcdir, label, size, NULL, tmp, tmpdir, log_fd, d);
+        if (!r) {
+            n = 0;
+            if (k == FS_XFS) {
+                argv[n++] = (char *)"xfs_admin";
+                argv[n++] = (char *)"-U";
+                argv[n++] = (char *)uuid;
+            } else {
+                argv[n++] = (char *)"btrfstune";
+                argv[n++] = (char *)"-f";
+                argv[n++] = (char *)"-U";
+                argv[n++] = (char *)uuid;
+            }
+            argv[n++] = tmp;
+            argv[n] = NULL;
+            r = run(argv, NULL, 0, fs_table[k].package, tmp, "set the file system's UUID",
+                    log_fd, d);
+        }
+    }
+    if (!r)
+        r = copy_region(tmp, path, offset, size, d);
+    unlink(tmp);
+    free(tmp);
     return r;
 }

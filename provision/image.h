@@ -112,4 +112,30 @@ int image_convert_qcow2(const char *raw, const char *dst, int log_fd, struct dia
 int image_make_swap(const char *path, uint64_t size, const char *label, int log_fd,
                     struct diag *d);
 
+/*
+ * Makes a file system inside the existing image file path, in the
+ * region [offset, offset + size) (a partition: offset a multiple of
+ * 4096, size of a MiB), with the UUID uuid (36 lower-case characters)
+ * and label label, holding srcdir's tree (NULL: empty).  fs: ext2, ext3
+ * or ext4 (written in place, mke2fs -E offset=; features as for
+ * image_build_fs), xfs or btrfs (built by image_build_fs in tmpdir, the
+ * UUID set with xfs_admin -U or btrfstune -U, then copied in, holes kept),
+ * or swap (mkswap -U in tmpdir, copied in; srcdir unused).  Nothing
+ * outside the region is written.  On failure the region's contents are
+ * undefined: the caller removes the image.
+ */
+int image_build_fs_at(const char *fs, const char *srcdir, const char *label, const char *uuid,
+                      const char *features, const char *path, uint64_t offset, uint64_t size,
+                      const char *tmpdir, int log_fd, struct diag *d);
+
+/*
+ * Runs argv (argv[0] found in PATH) as image.c runs mkfs: output copied
+ * to log_fd after a "+ ARGV" line, the time limit, cancellable; on
+ * failure records "IMAGE: cannot WHAT: ..." in d (package: the Debian
+ * package to name when the program is missing).  0, -ENOENT, -ETIMEDOUT,
+ * -ECANCELED, -EIO or -errno.
+ */
+int image_run(char *const argv[], const char *package, const char *image, const char *what,
+              int log_fd, struct diag *d);
+
 #endif

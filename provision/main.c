@@ -162,12 +162,16 @@ static int provision(const struct plan *p, const struct opt_set *o, const char *
     if (r == 0) {
         printf("Guest %s is ready (%.1f s%s).\n", p->hostname, res.seconds,
                res.cache_hit ? ", the base root from the cache" : "");
-        printf("  config:   %s\n  disk:     %s (%s, %s)\n", p->config_path, p->disk_path,
-               p->image_format, p->fs);
+        printf("  config:   %s\n  disk:     %s (%s, %s%s%s)\n", p->config_path,
+               p->disk_path, p->image_format, p->partitioned ? p->layout.table : "",
+               p->partitioned ? " partitions, root " : "", p->fs);
         if (p->swap_path)
             printf("  swap:     %s\n", p->swap_path);
-        printf("  kernel:   %s\n  log:      %s\n", p->kernel_path,
-               res.log_path ? res.log_path : "-");
+        if (!strcmp(p->boot_method, "pygrub"))
+            printf("  kernel:   in the guest's /boot (bootloader pygrub; hvm: GRUB)\n");
+        else
+            printf("  kernel:   %s\n", p->kernel_path);
+        printf("  log:      %s\n", res.log_path ? res.log_path : "-");
         if (p->boot)
             printf("  running:  vmctl console %s\n", p->hostname);
         else

@@ -21,6 +21,9 @@
 
 static const char *const fs_choices[] = { "ext4", "xfs", "btrfs", NULL };
 static const char *const format_choices[] = { "raw", "qcow2", NULL };
+static const char *const layout_choices[] = { "whole", "partitioned", NULL };
+static const char *const table_choices[] = { "gpt", "msdos", NULL };
+static const char *const boot_method_choices[] = { "pygrub", "direct", NULL };
 static const char *const network_choices[] = { "bridge", "user", "none", NULL };
 static const char *const method_choices[] = {
     "mmdebstrap", "debootstrap", "rpm", "tar", "copy", NULL,
@@ -62,6 +65,15 @@ const struct opt_def options_table[] = {
       "the root file system: ext4, xfs or btrfs"),
     V("image-format", "FORMAT", SLOT_IMAGE_FORMAT, CK_CHOICE, format_choices, "raw",
       "the root image's format: raw or qcow2 (swap is raw)"),
+    V("disk-layout", "LAYOUT", SLOT_DISK_LAYOUT, CK_CHOICE, layout_choices, "whole",
+      "whole (one file system, the whole disk) or partitioned (a partition table)"),
+    V("partitions", "FILE", SLOT_DISK_LAYOUT, CK_FILE, NULL, NULL,
+      "a partitioned disk laid out as FILE says (xen-tools' partitions format)"),
+    V("partition-table", "TABLE", SLOT_PARTITION_TABLE, CK_CHOICE, table_choices, "gpt",
+      "a partitioned disk's table: gpt or msdos"),
+    V("boot-method", "METHOD", SLOT_BOOT_METHOD, CK_CHOICE, boot_method_choices,
+      "pygrub if partitioned, else direct",
+      "pygrub (the guest's own grub.cfg, read by vmkit) or direct (kernel copied out)"),
     V("memory", "SIZE", SLOT_MEMORY, CK_SIZE_MEM, NULL, "512M",
       "the guest's memory, whole MiB, at least 128M"),
     V("maxmem", "SIZE", SLOT_MAXMEM, CK_SIZE_MEM, NULL, "--memory",

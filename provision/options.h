@@ -40,6 +40,9 @@ enum opt_slot {
     SLOT_SWAP,          /* --swap SIZE, --noswap */
     SLOT_FS,
     SLOT_IMAGE_FORMAT,
+    SLOT_DISK_LAYOUT,   /* whole, partitioned; --partitions FILE */
+    SLOT_PARTITION_TABLE,
+    SLOT_BOOT_METHOD,   /* pygrub, direct */
     SLOT_MEMORY,
     SLOT_MAXMEM,
     SLOT_VCPUS,

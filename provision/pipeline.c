@@ -25,6 +25,7 @@
 #include "image.h"
 #include "install.h"
 #include "journal.h"
+#include "partition.h"
 #include "paths.h"
 #include "pipeline.h"
 #include "proc.h"
@@ -619,6 +620,8 @@ static char **hook_env(const struct plan *p, const struct opt_set *o)
     char **envp = NULL, size[32], swap[32], mem[32], maxmem[32], vcpus[16], netmask[8] = "";
     char *components = strv_join(p->dist.components.v, " ");
     char *roles = strv_join(p->roles, ","), *repos = NULL;
+    char *mounts = NULL, *consoles = NULL, *kargs = NULL, swapdev[48] = "", bootdev[48] = "";
+    const char *bootprefix = p->partitioned ? "/boot" : "";
     char *dir = strdup(p->image_dir), *output = strdup(p->config_path);
     size_t n = 0;
     int r = 0;
@@ -648,6 +651,46 @@ static char **hook_env(const struct plan *p, const struct opt_set *o)
             repos = more;
         }
     }
+    /* a partitioned disk: the other mounts, swap, /boot, the kernel's arguments */
+    for (size_t i = 0; i < p->layout.n && r == 0; i++) {
+        const struct part_entry *e = &p->layout.v[i];
+        char *more = NULL;
+
+        if (!strcmp(e->fs, "swap")) {
+            if (!swapdev[0])
+                snprintf(swapdev, sizeof swapdev, "UUID=%s", e->uuid);
+            continue;
+        }
+        if (i == p->layout.root)
+            continue;
+        if (asprintf(&more, "%s%sUUID=%s:%s:%s:%s", mounts ? mounts : "", mounts ? " " : "",
+                     e->uuid, e->mountpoint, e->fs, e->options) < 0)
+            r = -ENOMEM;
+        else {
+            free(mounts);
+            mounts = more;
+        }
+    }
+    if (p->partitioned) {
+        const struct part_entry *be = partition_find_mount(&p->layout, "/boot");
+
+        if (!be)
+            be = &p->layout.v[p->layout.root];
+        else
+            bootprefix = "";
+        snprintf(bootdev, sizeof bootdev, "UUID=%s", be->uuid);
+        if (asprintf(&consoles, "%s%s", p->dist.console,
+                     strcmp(p->dist.console, "ttyS0") ? " ttyS0" : "") < 0)
+            consoles = NULL;
+        /* the last console= is /dev/console: the serial port, where an hvm
+         * guest's login is; a pvh guest has its getty on hvc0 too */
+        if (asprintf(&kargs, "root=%s ro console=%s%s net.ifnames=0", p->root_device,
+                     p->dist.console, strcmp(p->dist.console, "ttyS0") ? " console=ttyS0"
+                                                                       : "") < 0)
+            kargs = NULL;
+        if (!consoles || !kargs)
+            r = -ENOMEM;
+    }
     if (!components || !roles || !dir || !output)
         r = -ENOMEM;
     r = r ? r : env_add(&envp, &n, "PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
@@ -664,10 +707,23 @@ static char **hook_env(const struct plan *p, const struct opt_set *o)
     r = r ? r : env_add(&envp, &n, "VMKIT_FS", p->fs);
     r = r ? r : env_add(&envp, &n, "VMKIT_SIZE", size);
     r = r ? r : env_add(&envp, &n, "VMKIT_IMAGE_FORMAT", p->image_format);
-    r = r ? r : env_add(&envp, &n, "VMKIT_ROOT_DEVICE", "LABEL=root");
+    r = r ? r : env_add(&envp, &n, "VMKIT_ROOT_DEVICE", p->root_device);
     r = r ? r : env_add(&envp, &n, "VMKIT_SWAP", p->swap_path ? swap : "");
-    r = r ? r : env_add(&envp, &n, "VMKIT_SWAP_DEVICE", p->swap_path ? "LABEL=swap" : "");
-    r = r ? r : env_add(&envp, &n, "VMKIT_CONSOLE", p->dist.console);
+    r = r ? r : env_add(&envp, &n, "VMKIT_SWAP_DEVICE", p->swap_path ? "LABEL=swap" : swapdev);
+    r = r ? r : env_add(&envp, &n, "VMKIT_MOUNTS", mounts);
+    r = r ? r : env_add(&envp, &n, "VMKIT_DISK_LAYOUT", p->partitioned ? "partitioned"
+                                                                          : "whole");
+    r = r ? r : env_add(&envp, &n, "VMKIT_PARTITIONS", p->layout.source);
+    r = r ? r : env_add(&envp, &n, "VMKIT_PARTITION_TABLE", p->partitioned ? p->layout.table
+                                                                              : "");
+    r = r ? r : env_add(&envp, &n, "VMKIT_BOOT_METHOD", p->boot_method);
+    r = r ? r : env_add(&envp, &n, "VMKIT_BOOT_DEVICE", bootdev);
+    r = r ? r : env_add(&envp, &n, "VMKIT_BOOT_PREFIX", bootprefix);
+    r = r ? r : env_add(&envp, &n, "VMKIT_KERNEL_ARGS", kargs);
+    /* a partitioned guest may boot through firmware (hvm): a login on
+     * the serial port too */
+    r = r ? r : env_add(&envp, &n, "VMKIT_CONSOLE", p->partitioned ? consoles
+                                                                    : p->dist.console);
     r = r ? r : env_add(&envp, &n, "VMKIT_NETWORK_STYLE", p->dist.network_style);
     r = r ? r : env_add(&envp, &n, "VMKIT_KERNEL_PACKAGE", p->dist.kernel_package);
     r = r ? r : env_add(&envp, &n, "VMKIT_RELEASE", p->dist.release);
@@ -700,6 +756,9 @@ static char **hook_env(const struct plan *p, const struct opt_set *o)
     r = r ? r : env_add(&envp, &n, "VMKIT_LOCALE", "C.UTF-8");
     free(components);
     free(repos);
+    free(mounts);
+    free(consoles);
+    free(kargs);
     free(roles);
     free(dir);
     free(output);
@@ -853,9 +912,12 @@ static int step_kernel(struct pipeline *pl)
     {
         char what[NAME_MAX + 32];
 
-        snprintf(what, sizeof what, "kernel %s", best + 8);
+        snprintf(what, sizeof what, "kernel %s%s", best + 8,
+                 !strcmp(pl->p->boot_method, "pygrub") ? " (stays in the guest's /boot)" : "");
         detail(pl, what);
     }
+    if (!strcmp(pl->p->boot_method, "pygrub"))
+        goto out;
     if (!(bootdir = paths_join(pl->workdir, "boot")) ||
         !(pl->new_kernel = paths_join(bootdir, "vmlinuz")) ||
         !(pl->new_ramdisk = paths_join(bootdir, "initrd.img"))) {
@@ -884,6 +946,164 @@ out:
 
 /* ---- filesystem ---- */
 
+/* Copies the host's i386-pc GRUB modules (*.mod, *.lst) into the guest's
+ * /boot/grub/i386-pc, where core.img's prefix points: they must match
+ * the core.img made from the same directory. */
+static int copy_grub_modules(struct pipeline *pl)
+{
+    char *dst = NULL;
+    DIR *dir = NULL;
+    struct dirent *e;
+    int r = 0, srcfd = -1;
+
+    if (!(dst = paths_join(pl->staging, "boot/grub/i386-pc")))
+        return nomem(pl);
+    if ((r = mkdirs(pl, dst, 0755)))
+        goto out;
+    if ((srcfd = open(PART_GRUB_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+        !(dir = fdopendir(dup(srcfd)))) {
+        r = -errno;
+        diag_error(pl->d, NULL, 0, 0, "cannot read %s (Debian package grub-pc-bin): %s",
+                   PART_GRUB_DIR, strerror(errno));
+        goto out;
+    }
+    while ((e = readdir(dir))) {
+        size_t k = strlen(e->d_name);
+        char *to;
+
+        if (k < 5 || (strcmp(e->d_name + k - 4, ".mod") && strcmp(e->d_name + k - 4, ".lst")))
+            continue;
+        if (!(to = paths_join(dst, e->d_name))) {
+            r = nomem(pl);
+            goto out;
+        }
+        unlink(to);                     /* the guest's own grub-pc, if any, is replaced */
+        r = copy_out(pl, srcfd, e->d_name, to);
+        free(to);
+        if (r)
+            goto out;
+    }
+out:
+    if (dir)
+        closedir(dir);
+    if (srcfd >= 0)
+        close(srcfd);
+    free(dst);
+    return r;
+}
+
+/* Empties dir (a mount point whose tree went to its own partition),
+ * keeping the directory itself, its owner and mode. */
+static int empty_dir(struct pipeline *pl, const char *dir)
+{
+    struct stat st;
+    int r;
+
+    if (lstat(dir, &st) < 0) {
+        r = -errno;
+        diag_error(pl->d, NULL, 0, 0, "cannot stat %s: %s", dir, strerror(errno));
+        return r;
+    }
+    if ((r = journal_remove_tree(dir)) || (mkdir(dir, st.st_mode & 07777) < 0 && (r = -errno)) ||
+        (chown(dir, st.st_uid, st.st_gid) < 0 && (r = -errno)) ||
+        (chmod(dir, st.st_mode & 07777) < 0 && (r = -errno))) {
+        diag_error(pl->d, NULL, 0, 0, "cannot empty %s: %s", dir, strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
+static int mount_depth(const char *m)
+{
+    int n = 0;
+
+    for (; *m; m++)
+        n += *m == '/';
+    return n;
+}
+
+/*
+ * A partitioned disk in raw: the table (libparted), then each partition's
+ * file system, deepest mount point first, each built from its subtree of
+ * the staging root, which is then emptied (its parent gets an empty
+ * mount point); the root last; GRUB into the boot sectors.
+ */
+static int build_partitioned(struct pipeline *pl, const char *raw)
+{
+    const struct plan *p = pl->p;
+    const struct part_layout *l = &p->layout;
+    const struct part_entry *boot = partition_find_mount(l, "/boot");
+    bool *done = calloc(l->n, sizeof(*done));
+    int fd, r = 0;
+
+    if (!done)
+        return nomem(pl);
+    fd = open(raw, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || ftruncate(fd, (off_t)l->disk_size) < 0) {
+        r = -errno;
+        diag_error(pl->d, NULL, 0, 0, "cannot make %s: %s", raw, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        goto out;
+    }
+    close(fd);
+    detail(pl, "partition table (libparted)");
+    if ((r = partition_write_table(l, raw, pl->d)))
+        goto out;
+    if (access(PART_GRUB_DIR "/boot.img", F_OK) == 0)
+        r = copy_grub_modules(pl);
+    else
+        diag_warn(pl->d, NULL, 0, 0, "no %s (Debian package grub-pc-bin): the disk gets no"
+                  " GRUB and cannot boot through firmware (type \"hvm\")", PART_GRUB_DIR);
+    if (r)
+        goto out;
+    for (size_t left = l->n; left && !r; left--) {
+        const struct part_entry *e = NULL;
+        char *src = NULL, what[160];
+        const char *label;
+
+        /* the deepest mount point not yet built; swap any time; `/' last */
+        for (size_t i = 0; i < l->n; i++) {
+            if (done[i])
+                continue;
+            if (!e || (e->mountpoint && (!l->v[i].mountpoint ||
+                                         mount_depth(l->v[i].mountpoint) >
+                                         mount_depth(e->mountpoint) ||
+                                         !strcmp(e->mountpoint, "/"))))
+                e = &l->v[i];
+        }
+        done[e - l->v] = true;
+        snprintf(what, sizeof what, "partition %d: %s %s", e->number, e->fs,
+                 e->mountpoint ? e->mountpoint : "swap");
+        detail(pl, what);
+        if (e->mountpoint) {
+            if (!(src = paths_join(pl->staging, e->mountpoint + 1)))
+                r = nomem(pl);
+            else if (strcmp(e->mountpoint, "/"))
+                r = mkdirs(pl, src, 0755);
+        }
+        label = e == &l->v[l->root] ? "root" : !strcmp(e->fs, "swap") ? "swap"
+                : strlen(e->name) <= image_label_max(strncmp(e->fs, "ext", 3) ? e->fs : "ext4")
+                ? e->name : NULL;
+        if (!r)
+            r = image_build_fs_at(e->fs, src, label, e->uuid,
+                                  !strcmp(e->fs, "ext4") ? p->dist.ext4_features : NULL, raw,
+                                  e->start, e->size, pl->workdir, pl->log_fd, pl->d);
+        if (!r && src && strcmp(e->mountpoint, "/"))
+            r = empty_dir(pl, src);
+        free(src);
+    }
+    if (!r && access(PART_GRUB_DIR "/boot.img", F_OK) == 0) {
+        detail(pl, "GRUB for BIOS boot (grub-mkimage, boot.img)");
+        r = partition_install_grub(l, raw, NULL, (boot ? boot : &l->v[l->root])->uuid,
+                                   boot ? "/grub" : "/boot/grub", pl->workdir, pl->log_fd,
+                                   pl->d);
+    }
+out:
+    free(done);
+    return r;
+}
+
 static int step_filesystem(struct pipeline *pl)
 {
     const struct plan *p = pl->p;
@@ -893,9 +1113,14 @@ static int step_filesystem(struct pipeline *pl)
 
     if (!raw)
         return nomem(pl);
-    r = image_build_fs(p->fs, pl->staging, "root", p->size,
-                       !strcmp(p->fs, "ext4") ? p->dist.ext4_features : NULL, raw,
-                       pl->workdir, pl->log_fd, pl->d);
+    if (p->partitioned)
+        r = build_partitioned(pl, raw);
+    else
+        r = image_build_fs(p->fs, pl->staging, "root", p->size,
+                           !strcmp(p->fs, "ext4") ? p->dist.ext4_features : NULL, raw,
+                           pl->workdir, pl->log_fd, pl->d);
+    if (r && p->partitioned)
+        unlink(raw);
     if (!r && qcow2) {
         detail(pl, "qemu-img convert to qcow2");
         r = image_convert_qcow2(raw, pl->new_disk, pl->log_fd, pl->d);
@@ -1055,9 +1280,9 @@ static int step_config(struct pipeline *pl)
     /* images, kernel */
     if ((r = mkdirs(pl, p->image_dir, 0755)) || (r = move_in(pl, pl->new_disk, p->disk_path)) ||
         (pl->new_swap && (r = move_in(pl, pl->new_swap, p->swap_path))) ||
-        (r = mkdirs(pl, bootdir, 0755)) ||
-        (r = move_in(pl, pl->new_kernel, p->kernel_path)) ||
-        (r = move_in(pl, pl->new_ramdisk, p->ramdisk_path)))
+        (pl->new_kernel && (r = mkdirs(pl, bootdir, 0755))) ||
+        (pl->new_kernel && (r = move_in(pl, pl->new_kernel, p->kernel_path))) ||
+        (pl->new_ramdisk && (r = move_in(pl, pl->new_ramdisk, p->ramdisk_path))))
         goto out;
 
     /* the record --list and --delete read, then the config, last */
@@ -1181,7 +1406,10 @@ static void describe_step(struct pipeline *pl, int step)
             !strcmp(p->network, "none") ? "none" : p->dhcp ? "dhcp" : p->ip);
         break;
     case STEP_KERNEL:
-        say(pl, step, "kernel and initramfs to %s", p->kernel_path);
+        if (!strcmp(p->boot_method, "pygrub"))
+            say(pl, step, "the kernel stays in the guest's /boot (bootloader pygrub)");
+        else
+            say(pl, step, "kernel and initramfs to %s", p->kernel_path);
         break;
     case STEP_FILESYSTEM:
         if (units_format_size(p->size, sz, sizeof sz))

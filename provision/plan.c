@@ -36,6 +36,9 @@ void plan_init(struct plan *p)
 {
     memset(p, 0, sizeof(*p));
     p->prefix = -1;
+    part_layout_init(&p->layout);
+    p->boot_method = "direct";
+    snprintf(p->root_device, sizeof p->root_device, "LABEL=root");
 }
 
 static void strv_free(char **v)
@@ -78,6 +81,7 @@ void plan_dispose(struct plan *p)
     free(p->cachedir);
     free(p->noswap_origin);
     free(p->nocache_origin);
+    part_layout_dispose(&p->layout);
     plan_init(p);
 }
 
@@ -581,6 +585,86 @@ static int resolve_storage(struct ctx *c)
     return fsi;
 }
 
+/*
+ * The disk's layout: whole (one file system), or partitioned, by the
+ * simple default (one root partition filling --size) or a layout file
+ * (the disk as large as its partitions).  Then the boot method.
+ */
+static void resolve_layout(struct ctx *c)
+{
+    struct plan *p = c->p;
+    const struct opt_value *lv = &c->o->v[SLOT_DISK_LAYOUT];
+    const char *table = val(c->o, SLOT_PARTITION_TABLE), *bm = val(c->o, SLOT_BOOT_METHOD);
+    const struct part_entry *boot;
+    int r;
+
+    if (lv->bad)
+        return;
+    if (lv->by && !strcmp(lv->by->name, "partitions")) {
+        r = partition_layout_read(lv->value, &p->layout, c->d);
+        if (r == -ENOMEM)
+            NOMEM(c);
+        else if (r)
+            c->usage = 1;
+        if (r)
+            return;
+        p->partitioned = true;
+    } else if (lv->value && !strcmp(lv->value, "partitioned")) {
+        if (partition_layout_default(&p->layout, p->fs)) {
+            NOMEM(c);
+            return;
+        }
+        p->partitioned = true;
+    }
+    if (!p->partitioned) {
+        if (table && c->o->v[SLOT_PARTITION_TABLE].layer == LAYER_CMDLINE) {
+            options_error(c->d, c->o, SLOT_PARTITION_TABLE, "only with --disk-layout"
+                          " partitioned or --partitions");
+            c->usage = 1;
+        }
+        if (bm && !strcmp(bm, "pygrub")) {
+            options_error(c->d, c->o, SLOT_BOOT_METHOD, "pygrub boots a partitioned disk:"
+                          " add --disk-layout partitioned");
+            c->usage = 1;
+        }
+        return;
+    }
+    r = partition_layout_place(&p->layout, table ? table : "gpt",
+                               p->layout.source ? 0 : p->size, c->d);
+    if (r) {
+        c->usage = 1;
+        return;
+    }
+    if ((r = partition_layout_uuids(&p->layout))) {
+        diag_error(c->d, NULL, 0, 0, "cannot make UUIDs: %s", strerror(-r));
+        c->failed = 1;
+        return;
+    }
+    p->size = p->layout.disk_size;
+    p->fs = p->layout.v[p->layout.root].fs;
+    snprintf(p->root_device, sizeof p->root_device, "UUID=%s", p->layout.v[p->layout.root].uuid);
+    /* a swap partition replaces the swap disk */
+    for (size_t i = 0; i < p->layout.n; i++)
+        if (!strcmp(p->layout.v[i].fs, "swap") && p->swap_path) {
+            free(p->swap_path);
+            p->swap_path = NULL;
+            p->swap = 0;
+            p->swap_exists = false;
+            if (!p->noswap_origin && !(p->noswap_origin = strdup("a swap partition instead")))
+                NOMEM(c);
+        }
+    p->boot_method = bm && !strcmp(bm, "direct") ? "direct" : "pygrub";
+    boot = partition_find_mount(&p->layout, "/boot");
+    if (!boot)
+        boot = &p->layout.v[p->layout.root];
+    if (strncmp(boot->fs, "ext", 3)) {
+        diag_error(c->d, p->layout.source, boot->line, 0, "/boot is on %s: a partitioned"
+                   " guest's /boot must be on ext2, ext3 or ext4 (vmkit's bootloader and"
+                   " GRUB's core.img read those)", boot->fs);
+        c->usage = 1;
+    }
+}
+
 static void resolve_machine(struct ctx *c)
 {
     const struct opt_value *mx = &c->o->v[SLOT_MAXMEM];
@@ -817,6 +901,7 @@ enum plan_status plan_resolve(const struct opt_set *o, const struct plan_env *en
     resolve_install(&c);
     resolve_mirror(&c, &rel);
     fsi = resolve_storage(&c);
+    resolve_layout(&c);
     resolve_packages(&c, fsi);
     resolve_machine(&c);
     resolve_network(&c);
@@ -834,7 +919,7 @@ enum plan_status plan_resolve(const struct opt_set *o, const struct plan_env *en
     p->cache = o->v[SLOT_CACHE].on;
     if (!p->cache && !(p->nocache_origin = options_origin(o, SLOT_CACHE)))
         NOMEM(&c);
-    if (!p->swap && !(p->noswap_origin = options_origin(o, SLOT_SWAP)))
+    if (!p->swap && !p->noswap_origin && !(p->noswap_origin = options_origin(o, SLOT_SWAP)))
         NOMEM(&c);
     p->boot = o->v[SLOT_BOOT].on;
     p->force = o->v[SLOT_FORCE].on;
@@ -941,8 +1026,25 @@ char *plan_describe(const struct plan *p)
     fprintf(f, "lock: %s (one provisioning of %s at a time)\n", p->lock_path, p->hostname);
 
     /* storage */
-    fprintf(f, "storage: root %s (%s, %s, %s labelled root%s)", p->disk_path,
-            p->image_format, sz, p->fs, p->disk_exists ? "; exists, --force replaces it" : "");
+    if (p->partitioned) {
+        fprintf(f, "storage: disk %s (%s, %s, %s partition table%s)", p->disk_path,
+                p->image_format, sz, p->layout.table,
+                p->disk_exists ? "; exists, --force replaces it" : "");
+        if (p->layout.bios_boot)
+            fprintf(f, "; partition 1 BIOS boot 1M");
+        for (size_t i = 0; i < p->layout.n; i++) {
+            const struct part_entry *e = &p->layout.v[i];
+            char psz[24];
+
+            size_text(e->size, psz);
+            fprintf(f, "; partition %d %s %s %s %s UUID=%s", e->number, e->name, psz, e->fs,
+                    e->mountpoint ? e->mountpoint : "swap", e->uuid);
+        }
+    } else {
+        fprintf(f, "storage: root %s (%s, %s, %s labelled root%s)", p->disk_path,
+                p->image_format, sz, p->fs,
+                p->disk_exists ? "; exists, --force replaces it" : "");
+    }
     if (p->swap_path)
         fprintf(f, "; swap %s (raw, %s%s)\n", p->swap_path, sw,
                 p->swap_exists ? "; exists, --force replaces it" : "");
@@ -1020,20 +1122,33 @@ char *plan_describe(const struct plan *p)
             p->ssh_key ? p->ssh_key : "none");
 
     /* kernel */
-    fprintf(f, "kernel: %s from the guest root to %s and %s (%s, console %s)\n",
-            debootstrap || !strcmp(p->install_method, "rpm") ? p->dist.kernel_package
-                                                             : "the kernel",
-            p->kernel_path, p->ramdisk_path,
-            !strcmp(p->dist.family, "redhat") ? "dracut initramfs with the virtio drivers"
-                                              : "initramfs MODULES=most", p->dist.console);
+    if (!strcmp(p->boot_method, "pygrub")) {
+        fprintf(f, "kernel: stays in the guest: /boot/grub/grub.cfg boots it (bootloader"
+                " pygrub), GRUB in the disk's boot sectors for hvm firmware boot\n");
+    } else {
+        fprintf(f, "kernel: %s from the guest root to %s and %s (%s, console %s)\n",
+                debootstrap || !strcmp(p->install_method, "rpm") ? p->dist.kernel_package
+                                                                 : "the kernel",
+                p->kernel_path, p->ramdisk_path,
+                !strcmp(p->dist.family, "redhat") ? "dracut initramfs with the virtio drivers"
+                                                  : "initramfs MODULES=most", p->dist.console);
+    }
 
     /* filesystem */
-    fprintf(f, "filesystem: %s labelled root from the guest root, %s, into %s%s\n", p->fs, sz,
-            p->disk_path, !strcmp(p->image_format, "qcow2") ? " (via raw, then qemu-img convert)"
-                                                            : " (sparse)");
+    if (p->partitioned) {
+        fprintf(f, "filesystem: %zu file system%s built into %s partitions (mke2fs -E"
+                " offset=), %s%s\n", p->layout.n, p->layout.n == 1 ? "" : "s",
+                p->layout.table, p->disk_path, !strcmp(p->image_format, "qcow2")
+                ? " (via raw, then qemu-img convert)" : " (sparse)");
+    } else {
+        fprintf(f, "filesystem: %s labelled root from the guest root, %s, into %s%s\n", p->fs,
+                sz, p->disk_path, !strcmp(p->image_format, "qcow2")
+                ? " (via raw, then qemu-img convert)" : " (sparse)");
+    }
 
     /* config */
-    fprintf(f, "config: %s (pvh, memory %s, maxmem %s, %ld vcpu%s", p->config_path, mem, maxm,
+    fprintf(f, "config: %s (pvh%s, memory %s, maxmem %s, %ld vcpu%s", p->config_path,
+            !strcmp(p->boot_method, "pygrub") ? ", bootloader pygrub" : "", mem, maxm,
             p->vcpus, p->vcpus == 1 ? "" : "s");
     if (!strcmp(p->network, "bridge"))
         fprintf(f, ", mac %s%s, bridge %s", p->mac, p->mac_generated ? " from the uuid" : "",
@@ -1092,9 +1207,16 @@ int plan_domain(const struct plan *p, struct domain_desc *dom)
     dom->memory = p->memory;
     dom->maxmem = p->maxmem;
     dom->vcpus = dom->maxvcpus = p->vcpus;
-    if (!(dom->name = strdup(p->hostname)) || !(dom->kernel = strdup(p->kernel_path)) ||
-        !(dom->ramdisk = strdup(p->ramdisk_path)) || !(dom->root = strdup("LABEL=root ro")) ||
-        asprintf(&dom->extra, "console=%s net.ifnames=0", p->dist.console) < 0) {
+    if (!(dom->name = strdup(p->hostname)))
+        return -ENOMEM;
+    if (!strcmp(p->boot_method, "pygrub")) {
+        /* the guest's own grub.cfg, read by vmkit's bootloader */
+        if (!(dom->bootloader = strdup("pygrub")))
+            return -ENOMEM;
+    } else if (!(dom->kernel = strdup(p->kernel_path)) ||
+               !(dom->ramdisk = strdup(p->ramdisk_path)) ||
+               asprintf(&dom->root, "%s ro", p->root_device) < 0 ||
+               asprintf(&dom->extra, "console=%s net.ifnames=0", p->dist.console) < 0) {
         dom->extra = NULL;
         return -ENOMEM;
     }

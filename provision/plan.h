@@ -19,6 +19,7 @@
 #include "dist.h"
 #include "domain.h"
 #include "options.h"
+#include "partition.h"
 
 extern const char *const plan_step_names[];     /* NULL-terminated */
 
@@ -91,6 +92,11 @@ struct plan {
     bool cache, boot, force;
     char *noswap_origin, *nocache_origin;   /* where --noswap, --no-cache came from */
     unsigned char uuid[16];
+    /* a partitioned disk (--disk-layout partitioned, --partitions FILE) */
+    bool partitioned;
+    struct part_layout layout;      /* placed, with UUIDs; empty when whole */
+    const char *boot_method;        /* static: "pygrub" or "direct" */
+    char root_device[48];           /* "LABEL=root" or "UUID=..." */
 };
 
 void plan_init(struct plan *p);

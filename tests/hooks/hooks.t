@@ -34,7 +34,9 @@ known+=" VMKIT_COMPONENTS VMKIT_FS VMKIT_ROOT_DEVICE VMKIT_SWAP_DEVICE VMKIT_CON
 known+=" VMKIT_NETWORK_STYLE VMKIT_KERNEL_PACKAGE VMKIT_ROLE VMKIT_DHCP VMKIT_IP"
 known+=" VMKIT_NETMASK VMKIT_GATEWAY VMKIT_NAMESERVER VMKIT_MAC VMKIT_BRIDGE VMKIT_MEMORY"
 known+=" VMKIT_VCPUS VMKIT_SIZE VMKIT_SWAP VMKIT_IMAGE_FORMAT VMKIT_TIMEZONE VMKIT_LOCALE"
-known+=" VMKIT_RELEASE VMKIT_REPOSITORIES VMKIT_GPGKEY VMKIT_RELEASE_REPOS "
+known+=" VMKIT_RELEASE VMKIT_REPOSITORIES VMKIT_GPGKEY VMKIT_RELEASE_REPOS"
+known+=" VMKIT_MOUNTS VMKIT_DISK_LAYOUT VMKIT_PARTITIONS VMKIT_PARTITION_TABLE"
+known+=" VMKIT_BOOT_METHOD VMKIT_BOOT_DEVICE VMKIT_BOOT_PREFIX VMKIT_KERNEL_ARGS "
 
 # the hook named NAME, wherever it is
 path_of() {
@@ -194,7 +196,24 @@ hook 10-fstab "$r" VMKIT_ROOT_DEVICE=LABEL=root VMKIT_FS=btrfs VMKIT_SWAP_DEVICE
 [ "$(grep '^LABEL' "$r/etc/fstab")" = "LABEL=root / btrfs defaults 0 0" ]
 check $? "10-fstab: btrfs, empty swap device: no swap line" || diag < "$r/etc/fstab"
 fails 10-fstab "$r" "VMKIT_FS is not set" VMKIT_ROOT_DEVICE=LABEL=root
-fails 10-fstab "$r" "expected ext4, xfs or btrfs" VMKIT_ROOT_DEVICE=LABEL=root VMKIT_FS=vfat
+fails 10-fstab "$r" "expected ext2, ext3, ext4, xfs or btrfs" VMKIT_ROOT_DEVICE=LABEL=root VMKIT_FS=vfat
+# a partitioned disk: the other file systems by UUID, swap by UUID
+hook 10-fstab "$r" VMKIT_ROOT_DEVICE=UUID=aaaa-1 VMKIT_FS=ext4 VMKIT_SWAP_DEVICE=UUID=cccc-3 \
+    "VMKIT_MOUNTS=UUID=bbbb-2:/home:ext3:nodev,nosuid UUID=dddd-4:/srv:xfs:defaults"
+grep -v '^#' "$r/etc/fstab" > "$tmp/lines"
+is "$tmp/lines" "UUID=aaaa-1 / ext4 errors=remount-ro 0 1
+UUID=bbbb-2 /home ext3 nodev,nosuid 0 2
+UUID=dddd-4 /srv xfs defaults 0 0
+UUID=cccc-3 none swap sw 0 0
+proc /proc proc defaults 0 0
+devpts /dev/pts devpts gid=5,mode=620 0 0" "10-fstab: VMKIT_MOUNTS: /home and /srv by UUID, ext checked at pass 2"
+twice 10-fstab "$r" VMKIT_ROOT_DEVICE=UUID=aaaa-1 VMKIT_FS=ext4 "VMKIT_MOUNTS=UUID=bbbb-2:/home:ext4:defaults"
+fails 10-fstab "$r" "expected DEVICE:MOUNTPOINT:TYPE:OPTIONS" VMKIT_ROOT_DEVICE=UUID=a VMKIT_FS=ext4 \
+    "VMKIT_MOUNTS=UUID=b:/home:ext4"
+fails 10-fstab "$r" "is not absolute" VMKIT_ROOT_DEVICE=UUID=a VMKIT_FS=ext4 \
+    "VMKIT_MOUNTS=UUID=b:home:ext4:defaults"
+fails 10-fstab "$r" "type \`vfat'" VMKIT_ROOT_DEVICE=UUID=a VMKIT_FS=ext4 \
+    "VMKIT_MOUNTS=UUID=b:/boot/efi:vfat:defaults"
 fails 10-fstab "$r" "VMKIT_ROOT_DEVICE is not set" VMKIT_FS=ext4
 fails 10-fstab "$r" "white space" "VMKIT_ROOT_DEVICE=LABEL=a b" VMKIT_FS=ext4
 echo outside > "$tmp/outside"
@@ -493,6 +512,12 @@ hook 50-console "$r" VMKIT_CONSOLE=hvc1
 [ "$rc" -eq 0 ] && [ "$(readlink "$r/etc/systemd/system/getty.target.wants/serial-getty@hvc1.service")" = \
     "/usr/lib/systemd/system/serial-getty@.service" ]
 check $? "50-console: systemd under /usr/lib, VMKIT_CONSOLE=hvc1" || show
+hook 50-console "$r" "VMKIT_CONSOLE=hvc0 ttyS0"
+[ "$rc" -eq 0 ] && [ -L "$r/etc/systemd/system/getty.target.wants/serial-getty@hvc0.service" ] &&
+    [ -L "$r/etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service" ]
+check $? "50-console: VMKIT_CONSOLE=\"hvc0 ttyS0\": a getty on each (a partitioned guest)" || show
+twice 50-console "$r" "VMKIT_CONSOLE=hvc0 ttyS0"
+fails 50-console "$r" "is not a console device name" "VMKIT_CONSOLE=hvc0 ../x"
 
 r=$(newroot)
 mkdir -p "$r/etc"
@@ -1056,5 +1081,44 @@ twice 60-ssh-root-login "$r"
 check $? "role ssh: without an Include, sshd_config itself says it first" || show
 rm -f "$r/usr/sbin/sshd"
 fails 60-ssh-root-login "$r" "openssh-server is not installed"
+
+# ---- 80-grub-cfg ------------------------------------------------------------
+
+r=$(newroot)
+mkdir -p "$r/boot"
+for v in 6.1.0-9-amd64 6.1.0-10-amd64; do
+    echo k > "$r/boot/vmlinuz-$v"
+    echo i > "$r/boot/initrd.img-$v"
+done
+echo k > "$r/boot/vmlinuz-6.1.0-11-amd64"     # no initramfs: left out
+g=(VMKIT_DISK_LAYOUT=partitioned VMKIT_DIST=bookworm VMKIT_BOOT_PREFIX=/boot
+   VMKIT_BOOT_DEVICE=UUID=0c1d2e3f-0000-4000-8000-000000000001
+   "VMKIT_KERNEL_ARGS=root=UUID=0c1d2e3f-0000-4000-8000-000000000001 ro console=hvc0 console=ttyS0")
+hook 80-grub-cfg "$r" "${g[@]}"
+grep -v '^#' "$r/boot/grub/grub.cfg" > "$tmp/lines"
+is "$tmp/lines" "set default=0
+set timeout=1
+
+menuentry 'Linux 6.1.0-10-amd64 (bookworm)' {
+    search --no-floppy --fs-uuid --set=root 0c1d2e3f-0000-4000-8000-000000000001
+    linux /boot/vmlinuz-6.1.0-10-amd64 root=UUID=0c1d2e3f-0000-4000-8000-000000000001 ro console=hvc0 console=ttyS0
+    initrd /boot/initrd.img-6.1.0-10-amd64
+}
+menuentry 'Linux 6.1.0-9-amd64 (bookworm)' {
+    search --no-floppy --fs-uuid --set=root 0c1d2e3f-0000-4000-8000-000000000001
+    linux /boot/vmlinuz-6.1.0-9-amd64 root=UUID=0c1d2e3f-0000-4000-8000-000000000001 ro console=hvc0 console=ttyS0
+    initrd /boot/initrd.img-6.1.0-9-amd64
+}" "80-grub-cfg: a menuentry per kernel with its initramfs, the newest first"
+twice 80-grub-cfg "$r" "${g[@]}"
+hook 80-grub-cfg "$r" "${g[@]}" VMKIT_BOOT_PREFIX=
+grep -q '^    linux /vmlinuz-6.1.0-10-amd64 ' "$r/boot/grub/grub.cfg"
+check $? "80-grub-cfg: a separate /boot: paths from its own root" || show
+r2=$(newroot)
+hook 80-grub-cfg "$r2" VMKIT_DISK_LAYOUT=whole
+[ "$rc" -eq 0 ] && [ ! -e "$r2/boot/grub/grub.cfg" ]
+check $? "80-grub-cfg: a whole-disk guest gets none" || show
+fails 80-grub-cfg "$r" "quotes" "${g[@]}" "VMKIT_KERNEL_ARGS=ro init=/bin/sh'"
+fails 80-grub-cfg "$r" "expected UUID=" "${g[@]}" VMKIT_BOOT_DEVICE=LABEL=root
+fails 80-grub-cfg "$r2" "no kernel" "${g[@]}"
 
 done_testing
