@@ -116,7 +116,7 @@ build/tests/xlu-dump: tests/xlu/xlu-dump.c
 # libFuzzer, ASan and UBSan.
 FUZZ_SAN = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BIN = build/fuzz/fuzz-cfg build/fuzz/fuzz-disk build/fuzz/fuzz-repomd build/fuzz/fuzz-primary \
-           build/fuzz/fuzz-bootcfg
+           build/fuzz/fuzz-bootcfg build/fuzz/fuzz-bootldr
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	$(call say,CLANG,$@)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(FUZZ_SAN) \
@@ -134,6 +134,13 @@ build/fuzz/fuzz-bootcfg: tests/fuzz/fuzz-bootcfg.c hypervisor/bootcfg.c
 	@mkdir -p $(dir $@)
 	$(call say,CLANG,$@)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(FUZZ_SAN) \
 	    -Ihypervisor -o $@ $^
+
+# The bootloader's disk reader, in-process (libext2fs and libblkid not
+# instrumented).
+build/fuzz/fuzz-bootldr: tests/fuzz/fuzz-bootldr.c hypervisor/bootldr.c hypervisor/bootcfg.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(call say,CLANG,$@)$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 $(FUZZ_SAN) \
+	    -Ihypervisor -Itoolstack/lib $(BOOT_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(BOOT_LIBS) $(PKG_LIBS)
 
 TESTS = $(UNIT_BIN) $(sort $(wildcard tests/*/*.t))
 
