@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -19,6 +21,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "image.h"
 #include "proc.h"
 
@@ -247,6 +250,46 @@ int image_run(char *const argv[], const char *package, const char *image, const 
     return run(argv, NULL, 0, package, image, what, log_fd, d);
 }
 
+int image_capture(char *const argv[], int timeout_s, int log_fd, char **out_r, char **tail_r,
+                  int *status_r)
+{
+    struct proc_opts po;
+    int ofd, efd, r;
+    size_t len;
+
+    *out_r = *tail_r = NULL;
+    *status_r = 0;
+    if ((ofd = memfd_create("vmkit-capture-out", MFD_CLOEXEC)) < 0)
+        return -errno;
+    if ((efd = memfd_create("vmkit-capture-err", MFD_CLOEXEC)) < 0) {
+        r = -errno;
+        close(ofd);
+        return r;
+    }
+    proc_opts_init(&po);
+    po.stdin_fd = PROC_NULL;
+    po.stdout_fd = ofd;
+    po.stderr_fd = efd;
+    log_command(log_fd, argv);
+    r = proc_run(argv[0], argv, &po, timeout_s * 1000, status_r);
+    copy_to_log(ofd, log_fd);
+    copy_to_log(efd, log_fd);
+    if (r == 0) {
+        *tail_r = output_tail(efd);
+        if (lseek(ofd, 0, SEEK_SET) < 0)
+            r = -errno;
+        else
+            r = fd_read_bounded(ofd, 4 << 20, out_r, &len);
+        if (r < 0) {
+            free(*tail_r);
+            *tail_r = NULL;
+        }
+    }
+    close(ofd);
+    close(efd);
+    return r;
+}
+
 /* ---- arguments and the image file ---- */
 
 static int check_label(enum fs_kind k, const char *label, const char *image, struct diag *d)
@@ -284,12 +327,45 @@ static int check_size(enum fs_kind k, uint64_t size, uint64_t multiple, const ch
     return 0;
 }
 
-/* Makes path, a new sparse file of size bytes, mode 0600.  0 or -errno
+/* Whether path is a block device (a logical volume) of at least size
+ * bytes, to be written as it is; -errno (recorded) when it is one but
+ * too small or unreadable, 0 when it is not one. */
+static int block_device(const char *path, uint64_t size, struct diag *d)
+{
+    struct stat st;
+    uint64_t bytes = 0;
+    int fd;
+
+    if (stat(path, &st) < 0 || !S_ISBLK(st.st_mode))
+        return 0;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 ||
+        ioctl(fd, BLKGETSIZE64, &bytes) < 0) {
+        int r = -errno;
+
+        diag_error(d, path, 0, 0, "cannot read the device's size: %s", strerror(-r));
+        if (fd >= 0)
+            close(fd);
+        return r;
+    }
+    close(fd);
+    if (bytes < size) {
+        diag_error(d, path, 0, 0, "the device holds %" PRIu64 " bytes, less than the %"
+                   PRIu64 " asked for", bytes, size);
+        return -ENOSPC;
+    }
+    return 1;
+}
+
+/* Makes path, a new sparse file of size bytes, mode 0600; or takes path
+ * as it is when it is a block device that large (1).  0, 1 or -errno
  * (recorded). */
 static int create_image(const char *path, uint64_t size, struct diag *d)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-    int r = 0;
+    int fd, r = block_device(path, size, d);
+
+    if (r)
+        return r;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 
     if (fd < 0) {
         r = -errno;
@@ -810,9 +886,10 @@ int image_build_fs(const char *fs, const char *srcdir, const char *label, uint64
                    features);
         return -EINVAL;
     }
-    if ((r = create_image(path, size, d)))
+    if ((r = create_image(path, size, d)) < 0)
         return r;
-    created = true;
+    created = r == 0;
+    r = 0;
 
     /* the tree */
     if ((w.topfd = open(srcdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
@@ -870,7 +947,7 @@ int image_build_fs(const char *fs, const char *srcdir, const char *label, uint64
         diag_error(d, path, 0, 0, "the image made is gone: %s", strerror(-r));
         goto out;
     }
-    if ((uint64_t)st.st_size != size) {
+    if (created && (uint64_t)st.st_size != size) {
         diag_error(d, path, 0, 0, "%s needs more than %" PRIu64 " bytes for the tree "
                    "(%s made the image %jd bytes long)", fs_table[k].name, size,
                    fs_table[k].program, (intmax_t)st.st_size);
@@ -917,7 +994,11 @@ int image_convert_qcow2(const char *raw, const char *dst, int log_fd, struct dia
         return -EINVAL;
     }
     /* claimed first, so that an existing dst is never written over */
-    if ((r = create_image(dst, 0, d)))
+    if ((r = create_image(dst, 0, d)) > 0) {
+        diag_error(d, dst, 0, 0, "a qcow2 image goes in a file, not on a device");
+        return -EINVAL;
+    }
+    if (r)
         return r;
     r = run(argv, NULL, 0, "qemu-utils", dst, "convert the raw image to qcow2", log_fd, d);
     if (r)
@@ -930,12 +1011,14 @@ int image_make_swap(const char *path, uint64_t size, const char *label, int log_
 {
     char *argv[8];
     int n = 0, r;
+    bool created;
 
     if ((r = check_label(FS_SWAP, label, path, d)) ||
         (r = check_size(FS_SWAP, size, 4096, path, d)))
         return r;
-    if ((r = create_image(path, size, d)))
+    if ((r = create_image(path, size, d)) < 0)
         return r;
+    created = r == 0;
     argv[n++] = (char *)"mkswap";
     if (label && *label) {
         argv[n++] = (char *)"-L";
@@ -944,7 +1027,7 @@ int image_make_swap(const char *path, uint64_t size, const char *label, int log_
     argv[n++] = (char *)path;
     argv[n] = NULL;
     r = run(argv, NULL, 0, fs_table[FS_SWAP].package, path, "make the swap area", log_fd, d);
-    if (r)
+    if (r && created)
         unlink(path);
     return r;
 }
@@ -1045,9 +1128,12 @@ int image_build_fs_at(const char *fs, const char *srcdir, const char *label, con
         diag_error(d, path, 0, 0, "offset %" PRIu64 " is not a multiple of 4096", offset);
         return -EINVAL;
     }
-    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size < offset + size) {
-        diag_error(d, path, 0, 0, "not an image file of at least %" PRIu64 " bytes",
+    /* a file, or a logical volume, that holds the region */
+    if ((r = block_device(path, offset + size, d)) < 0)
+        return r;
+    if (!r && (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+               (uint64_t)st.st_size < offset + size)) {
+        diag_error(d, path, 0, 0, "not an image file or device of at least %" PRIu64 " bytes",
                    offset + size);
         return -EINVAL;
     }

@@ -80,7 +80,9 @@ uint64_t image_min_size(const char *fs);
 
 /*
  * Makes path, which must not exist (it is created O_EXCL), a sparse file
- * of size bytes (a multiple of 512, at least image_min_size(fs)) holding
+ * of size bytes (a multiple of 512, at least image_min_size(fs)), or
+ * writes over path when it is a block device of at least size bytes (a
+ * logical volume: the file system then fills the device), holding
  * an fs ("ext4", "xfs" or "btrfs") file system labelled label (NULL or
  * "": none; at most image_label_max(fs) bytes, no control characters)
  * whose contents are srcdir's tree, as the table above says.  tmpdir:
@@ -104,7 +106,8 @@ int image_convert_qcow2(const char *raw, const char *dst, int log_fd, struct dia
 
 /*
  * Makes path, which must not exist, a sparse file of size bytes (a
- * multiple of 4096, at least image_min_size("swap")) with a swap
+ * multiple of 4096, at least image_min_size("swap")), or takes path as
+ * it is when it is a block device that large, with a swap
  * signature labelled label (NULL or "": none; at most 16 bytes):
  * mkswap -L LABEL PATH.  The guest gets it as a disk, so its holes do
  * not matter (mkswap warns about them in the log).
@@ -137,5 +140,17 @@ int image_build_fs_at(const char *fs, const char *srcdir, const char *label, con
  */
 int image_run(char *const argv[], const char *package, const char *image, const char *what,
               int log_fd, struct diag *d);
+
+/*
+ * Runs argv as image_run does (logged, cancellable), for at most
+ * timeout_s seconds, with
+ * its standard output caught apart: *out_r its whole text (at most
+ * 4 MiB), *tail_r its standard error's last lines as in a failure's
+ * message (NULL: none), *status_r its wait status.  Nothing is recorded:
+ * the caller tells what the status means.  0 when it ran (look at
+ * *status_r), else -ENOENT, -ETIMEDOUT, -ECANCELED or -errno.
+ */
+int image_capture(char *const argv[], int timeout_s, int log_fd, char **out_r, char **tail_r,
+                  int *status_r);
 
 #endif
