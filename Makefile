@@ -40,9 +40,10 @@ BOOT_LIBS   := $(shell pkg-config --libs $(BOOT_PKGS) 2>/dev/null || echo -lext2
 ALL_CFLAGS += $(BOOT_CFLAGS)
 # partitioned guest disks (vm-provision only): libparted writes the table
 PARTED_LIBS := $(shell pkg-config --libs libparted 2>/dev/null || echo -lparted)
-# what vm-provision's modules link; not the fuzz targets: libparted's own
+# what vm-provision's modules link (libext2fs and com_err, in BOOT_LIBS,
+# for provision/ext2root.c); not the fuzz targets: libparted's own
 # initialiser reads past a buffer under ASan before main runs
-PROV_LIBS  = $(RPM_LIBS) $(PARTED_LIBS)
+PROV_LIBS  = $(RPM_LIBS) $(PARTED_LIBS) $(BOOT_LIBS)
 
 ifeq ($(V),1)
 Q =
