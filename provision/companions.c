@@ -17,8 +17,10 @@
 #include "diag.h"
 #include "domstate.h"
 #include "fileio.h"
+#include "lvm.h"
 #include "paths.h"
 #include "registry.h"
+#include "snapshot.h"
 #include "units.h"
 
 static const char *run_state(const char *name)
@@ -120,6 +122,25 @@ static int remove_file(const char *prog, const char *path)
     return 1;
 }
 
+/* Removes logical volume lv of the guest e (the disk's snapshots first),
+ * saying so; 0 or 1 when it could not be. */
+static int remove_volume(const char *prog, const struct registry_entry *e, const char *lv)
+{
+    struct diag d;
+    int r = 0;
+
+    diag_init(&d);
+    if (!strcmp(lv, e->disk_lv))
+        r = snapshot_remove_all(e->volume_group, lv, &d);
+    if (!r)
+        r = lvm_remove(e->volume_group, lv, -1, &d);
+    diag_print(&d, stderr, prog);
+    diag_dispose(&d);
+    if (!r)
+        printf("removed /dev/%s/%s\n", e->volume_group, lv);
+    return r ? 1 : 0;
+}
+
 /* Removes the directory of path if it is empty now. */
 static void remove_parent_if_empty(const char *path)
 {
@@ -176,8 +197,20 @@ int companions_delete(const char *prog, const char *name)
     }
     status = 0;
     status |= remove_file(prog, e.config);
-    status |= remove_file(prog, e.disk);
-    status |= remove_file(prog, e.swap);
+    if (e.volume_group) {
+        if (geteuid() != 0) {
+            fprintf(stderr, "%s: --delete: %s's disks are logical volumes: must run as root"
+                    " (lvm)\n", prog, name);
+            status = 1;
+        } else {
+            status |= remove_volume(prog, &e, e.disk_lv);
+            if (e.swap_lv)
+                status |= remove_volume(prog, &e, e.swap_lv);
+        }
+    } else {
+        status |= remove_file(prog, e.disk);
+        status |= remove_file(prog, e.swap);
+    }
     status |= remove_file(prog, e.kernel);
     status |= remove_file(prog, e.ramdisk);
     if (e.image_dir && rmdir(e.image_dir) < 0 && errno != ENOENT)

@@ -13,15 +13,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
+#include "batch.h"
 #include "companions.h"
 #include "diag.h"
 #include "domain.h"
+#include "fleet.h"
 #include "options.h"
 #include "paths.h"
 #include "pipeline.h"
 #include "plan.h"
 #include "proc.h"
 #include "settings.h"
+#include "snapshot.h"
+#include "template.h"
 
 enum {
     EXIT_OK = 0,
@@ -204,22 +209,407 @@ static int provision(const struct plan *p, const struct opt_set *o, const char *
     return status;
 }
 
-/* Reads one settings file into o; 0, -EINVAL (recorded), -ENOMEM.
- * -ENOENT (nothing recorded) for an absent file when missing_ok. */
-static int apply_file(struct opt_set *o, const char *path, enum opt_layer layer,
-                      struct diag *d)
+/* Reads one settings file into *s_r (settings_free); 0, -EINVAL
+ * (recorded), -ENOMEM.  -ENOENT (nothing recorded) for an absent file
+ * when missing_ok. */
+static int read_file(const char *path, bool missing_ok, struct settings **s_r,
+                     struct diag *d)
 {
-    struct settings *s = NULL;
-    int r = settings_read_file(path, layer == LAYER_PROVISION_CONF ? SETTINGS_MISSING_OK : 0,
-                               &s, d);
+    int r = settings_read_file(path, missing_ok ? SETTINGS_MISSING_OK : 0, s_r, d);
 
-    if (r == -ENOENT && layer == LAYER_PROVISION_CONF)
+    if (r == -ENOENT && missing_ok)
         return r;
-    if (r)
-        return r == -ENOMEM ? r : -EINVAL;
-    r = options_apply_settings(o, s, layer, d);
-    settings_free(s);
+    return !r || r == -ENOMEM ? r : -EINVAL;
+}
+
+/*
+ * The template the settings name (a new string in *name_r), as for any
+ * option the last one given: the command line's, else the last --config
+ * file's, else provision.conf's.  Found by applying them to a scratch
+ * set whose messages are dropped: they are reported when applied for
+ * real.  *name_r NULL when none is named, or a bad name.  0 or -ENOMEM.
+ */
+static int template_named(const struct settings *pconf, struct settings *const *cfgs,
+                          size_t ncfgs, const struct opt_argv *a, char **name_r)
+{
+    struct opt_set o;
+    struct diag d;
+    const struct opt_value *v = &o.v[SLOT_TEMPLATE];
+    int r = 0;
+
+    options_init(&o);
+    diag_init(&d);
+    *name_r = NULL;
+    if (pconf && options_apply_settings(&o, pconf, LAYER_PROVISION_CONF, &d) == -ENOMEM)
+        r = -ENOMEM;
+    for (size_t i = 0; !r && i < ncfgs; i++)
+        if (cfgs[i] && options_apply_settings(&o, cfgs[i], LAYER_CONFIG, &d) == -ENOMEM)
+            r = -ENOMEM;
+    if (!r && options_apply_argv(&o, a, &d) == -ENOMEM)
+        r = -ENOMEM;
+    if (!r && v->by && !v->bad && v->value && !(*name_r = strdup(v->value)))
+        r = -ENOMEM;
+    options_dispose(&o);
+    diag_dispose(&d);
     return r;
+}
+
+/* The templates' names, space separated, for a message; "none" when
+ * there is none.  A new string, NULL (ENOMEM). */
+static char *known_templates(const char *datadir)
+{
+    struct template_info *v = NULL;
+    size_t n = 0, len = 1;
+    char *s;
+
+    if (template_list(paths_root(PATHS_CONF), datadir, &v, &n) == -ENOMEM)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(v[i].name) + 1;
+    if ((s = malloc(len > 5 ? len : 5))) {
+        strcpy(s, n ? "" : "none");
+        for (size_t i = 0; i < n; i++)
+            strcat(strcat(s, i ? " " : ""), v[i].name);
+    }
+    template_list_free(v, n);
+    return s;
+}
+
+/* --template-list: a table of the templates; the exit status. */
+static int list_templates(const char *datadir)
+{
+    struct template_info *v = NULL;
+    size_t n = 0, wname = 4, wfile = 4;
+    const char *confdir = paths_root(PATHS_CONF);
+    int r = template_list(confdir, datadir, &v, &n);
+
+    if (r) {
+        fprintf(stderr, "%s: cannot list the templates in %s/templates and"
+                " %s/templates/guest: %s\n", prog, confdir, datadir, strerror(-r));
+        return EXIT_FAIL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t k = strlen(v[i].path) + (v[i].shadows ? strlen(" (over the shipped one)") : 0);
+
+        if (strlen(v[i].name) > wname)
+            wname = strlen(v[i].name);
+        if (k > wfile)
+            wfile = k;
+    }
+    printf("%-*s  %-*s  %s\n", (int)wname, "NAME", (int)wfile, "FILE", "DESCRIPTION");
+    for (size_t i = 0; i < n; i++) {
+        int k = printf("%-*s  %s%s", (int)wname, v[i].name, v[i].path,
+                       v[i].shadows ? " (over the shipped one)" : "");
+
+        printf("%*s  %s\n", k < (int)(wname + 2 + wfile) ? (int)(wname + 2 + wfile) - k : 0, "",
+               v[i].description);
+    }
+    template_list_free(v, n);
+    return EXIT_OK;
+}
+
+/* Whether a gives one of the commands that take no settings. */
+static bool other_command(const struct opt_argv *a)
+{
+    return a->list || a->json || a->delete_name || a->snapshot_name || a->snapshot_size ||
+           a->snapshot_list || a->snapshot_delete;
+}
+
+/* ---- --batch, --count, --batch-delete ---- */
+
+struct batch_ctx {
+    struct fleet *fleet;
+    struct opt_set *opts;           /* one per guest */
+    struct plan *plans;
+    struct plan_env *envs;
+    char **tnames, **tpaths;
+    size_t n;
+    const char *datadir;
+};
+
+static int batch_one(size_t i, void *arg)
+{
+    struct batch_ctx *c = arg;
+
+    return provision(&c->plans[i], &c->opts[i], c->datadir);
+}
+
+/* The template guest i is made from (a new string in *name_r, NULL for
+ * none): --template, else the fleet's, else provision.conf's. */
+static int batch_template(const struct settings *pconf, const struct opt_argv *a,
+                          const struct fleet *f, size_t i, char **name_r)
+{
+    const struct settings_entry *e = fleet_template(f, i);
+
+    for (size_t k = 0; k < a->nitems; k++)
+        if (a->items[k].def->slot == SLOT_TEMPLATE)
+            return template_named(pconf, NULL, 0, a, name_r);
+    if (e) {
+        *name_r = *e->value ? strdup(e->value) : NULL;
+        return *e->value && !*name_r ? -ENOMEM : 0;
+    }
+    return template_named(pconf, NULL, 0, a, name_r);
+}
+
+/*
+ * Every guest of the fleet resolved into a plan, as one vm-provision
+ * run would: provision.conf, the template, the fleet's [defaults] and
+ * the guest's section, the command line.  Every problem of every guest
+ * is reported (each guest's under its name); returns 0, EXIT_USAGE or
+ * EXIT_FAIL.
+ */
+static int batch_resolve(struct batch_ctx *c, const struct opt_argv *a,
+                         const struct settings *pconf, const char *conf)
+{
+    const char *apt_root = getenv("VMKIT_APT_ROOT");
+    int status = 0;
+
+    for (size_t i = 0; i < c->n; i++) {
+        struct opt_set *o = &c->opts[i];
+        struct plan_env *env = &c->envs[i];
+        struct settings *tmpl = NULL;
+        struct diag d;
+        enum plan_status ps;
+        bool bad = false;
+        int r;
+
+        diag_init(&d);
+        options_init(o);
+        plan_init(&c->plans[i]);
+        if (pconf && options_apply_settings(o, pconf, LAYER_PROVISION_CONF, &d))
+            bad = true;
+        if (batch_template(pconf, a, c->fleet, i, &c->tnames[i]) == -ENOMEM)
+            return EXIT_FAIL;
+        if (c->tnames[i]) {
+            r = template_find(paths_root(PATHS_CONF), c->datadir, c->tnames[i], &c->tpaths[i],
+                              NULL);
+            if (r == -ENOMEM)
+                return EXIT_FAIL;
+            if (r == -ENOENT) {
+                diag_error(&d, NULL, 0, 0, "unknown template `%s'", c->tnames[i]);
+                bad = true;
+            } else if (read_file(c->tpaths[i], false, &tmpl, &d) ||
+                       options_apply_settings(o, tmpl, LAYER_TEMPLATE, &d)) {
+                bad = true;
+            }
+            settings_free(tmpl);
+        }
+        if (fleet_apply(c->fleet, i, o, &d) || options_apply_argv(o, a, &d))
+            bad = true;
+        env->datadir = c->datadir;
+        env->apt_root = apt_root && *apt_root ? apt_root : "/";
+        env->confdir = paths_root(PATHS_CONF);
+        env->libdir = paths_root(PATHS_LIB);
+        env->cachedir = paths_root(PATHS_CACHE);
+        env->rundir = paths_root(PATHS_RUN);
+        env->provision_conf = conf;
+        env->provision_conf_read = pconf != NULL;
+        env->template_name = c->tpaths[i] ? c->tnames[i] : NULL;
+        env->template_file = c->tpaths[i];
+        if (!bad) {
+            ps = plan_resolve(o, env, &c->plans[i], &d);
+            if (ps == PLAN_BAD_INPUT)
+                bad = true;
+            else if (ps != PLAN_OK && !status)
+                status = EXIT_FAIL;
+        }
+        if (d.n) {
+            fprintf(stderr, "%s: guest %s:\n", prog, c->fleet->guests[i].name);
+            diag_print(&d, stderr, prog);
+        }
+        if (bad || d.nerrors)
+            status = status ? status : EXIT_USAGE;
+        diag_dispose(&d);
+    }
+    return status;
+}
+
+static int batch_main(const struct opt_argv *a0, const char *datadir)
+{
+    struct opt_argv a = *a0;
+    struct batch_ctx c = { .datadir = datadir };
+    struct template_info *tv = NULL;
+    struct settings *pconf = NULL;
+    struct fleet_ip_range range;
+    struct diag d;
+    const char **tnames = NULL, *pattern = NULL, *why;
+    char *conf = NULL;
+    size_t ntv = 0;
+    long jobs = sysconf(_SC_NPROCESSORS_ONLN);
+    int r, status = EXIT_USAGE;
+
+    diag_init(&d);
+    if (a.nconfigs) {
+        fprintf(stderr, "%s: --batch and --count take no --config: settings for the whole"
+                " fleet go in its [defaults], or on the command line\n", prog);
+        return EXIT_USAGE;
+    }
+    if (a.jobs) {
+        char *end;
+
+        errno = 0;
+        jobs = strtol(a.jobs, &end, 10);
+        if (errno || *end || jobs < 1 || jobs > 64) {
+            fprintf(stderr, "%s: --jobs: `%s': expected a number from 1 to 64\n", prog,
+                    a.jobs);
+            return EXIT_USAGE;
+        }
+    }
+    if (jobs < 1)
+        jobs = 1;
+    /* the items the fleet sets for each guest are not the command line's */
+    a.items = calloc(a0->nitems + 1, sizeof(*a.items));
+    if (!a.items)
+        goto oom;
+    a.nitems = 0;
+    for (size_t i = 0; i < a0->nitems; i++) {
+        int slot = a0->items[i].def->slot;
+
+        if (slot == SLOT_HOSTNAME && a0->count) {
+            pattern = a0->items[i].arg;
+            continue;
+        }
+        if ((slot == SLOT_HOSTNAME || slot == SLOT_IP || slot == SLOT_MAC) &&
+            (a0->batch || a0->batch_delete || (a0->count && slot == SLOT_MAC))) {
+            fprintf(stderr, "%s: --%s: each guest has its own: it goes in the fleet%s\n",
+                    prog, a0->items[i].def->name, a0->count ? " (--ip-range for --ip)" : "");
+            goto out;
+        }
+        if (slot == SLOT_IP && a0->count) {
+            fprintf(stderr, "%s: --ip: each guest has its own: --ip-range gives them\n", prog);
+            goto out;
+        }
+        a.items[a.nitems++] = a0->items[i];
+    }
+
+    /* the fleet */
+    if (a.batch || a.batch_delete) {
+        r = fleet_read_file(a.batch ? a.batch : a.batch_delete, &c.fleet, &d);
+    } else {
+        if (!pattern) {
+            fprintf(stderr, "%s: --count N needs --hostname PATTERN (web%%02d)\n", prog);
+            goto out;
+        }
+        r = fleet_from_count(a.count, pattern, a.ip_range, &c.fleet, &d);
+    }
+    if (r == -ENOMEM)
+        goto oom;
+    if (a.batch_delete) {
+        diag_print(&d, stderr, prog);
+        if (r)
+            goto out;
+        status = EXIT_OK;
+        for (size_t i = 0; i < c.fleet->nguests; i++)
+            if (companions_delete(prog, c.fleet->guests[i].name))
+                status = EXIT_FAIL;
+        goto out;
+    }
+    if (c.fleet) {
+        struct fleet_checks checks = { 0 };
+
+        if (a.batch && a.ip_range) {
+            if (fleet_ip_range_parse(a.ip_range, &range, &why)) {
+                diag_error(&d, NULL, 0, 0, "--ip-range: `%s': %s", a.ip_range, why);
+            } else {
+                checks.ip_range = &range;
+            }
+        }
+        if (template_list(paths_root(PATHS_CONF), datadir, &tv, &ntv) == -ENOMEM ||
+            !(tnames = calloc(ntv + 1, sizeof(*tnames))))
+            goto oom;
+        for (size_t i = 0; i < ntv; i++)
+            tnames[i] = tv[i].name;
+        checks.templates = tnames;
+        checks.ntemplates = ntv;
+        if (fleet_validate(c.fleet, &checks, &d) == -ENOMEM)
+            goto oom;
+    }
+    if (!c.fleet || d.nerrors) {
+        diag_print(&d, stderr, prog);
+        fprintf(stderr, "%s: the fleet is refused; nothing was made\n", prog);
+        goto out;
+    }
+    diag_print(&d, stderr, prog);
+
+    /* every guest resolved, every problem told, before anything is made */
+    if (!(conf = paths_join(paths_root(PATHS_CONF), "provision.conf")))
+        goto oom;
+    r = read_file(conf, true, &pconf, &d);
+    if (r == -ENOMEM)
+        goto oom;
+    if (r && r != -ENOENT) {
+        diag_print(&d, stderr, prog);
+        goto out;
+    }
+    c.n = c.fleet->nguests;
+    if (!(c.opts = calloc(c.n, sizeof(*c.opts))) || !(c.plans = calloc(c.n, sizeof(*c.plans))) ||
+        !(c.envs = calloc(c.n, sizeof(*c.envs))) || !(c.tnames = calloc(c.n, sizeof(char *))) ||
+        !(c.tpaths = calloc(c.n, sizeof(char *))))
+        goto oom;
+    for (size_t i = 0; i < c.n; i++)
+        options_init(&c.opts[i]);
+    status = batch_resolve(&c, &a, pconf, conf);
+    if (status) {
+        fprintf(stderr, "%s: the fleet is refused; nothing was made\n", prog);
+        goto out;
+    }
+
+    if (a0->nitems && c.n && c.opts[0].v[SLOT_DRY_RUN].on) {
+        for (size_t i = 0; i < c.n; i++) {
+            char *text = plan_describe(&c.plans[i]);
+
+            if (!text)
+                goto oom;
+            printf("# guest %s (%zu of %zu)\n%s\n", c.plans[i].hostname, i + 1, c.n, text);
+            free(text);
+        }
+        printf("# %zu guests, %ld at a time (not made: --dry-run)\n", c.n, jobs);
+        status = EXIT_OK;
+        goto out;
+    }
+    catch_signals();
+    proc_set_cancel(NULL);
+    {
+        struct batch_guest *v = calloc(c.n, sizeof(*v));
+        bool cache = c.opts[0].v[SLOT_CACHE].on;
+
+        if (!v)
+            goto oom;
+        for (size_t i = 0; i < c.n; i++)
+            v[i].name = c.plans[i].hostname;
+        status = batch_run(prog, v, c.n, (int)jobs, cache, batch_one, &c, &interrupted);
+        free(v);
+    }
+    goto out;
+
+oom:
+    diag_print(&d, stderr, prog);
+    fprintf(stderr, "%s: out of memory\n", prog);
+    status = EXIT_FAIL;
+out:
+    for (size_t i = 0; i < c.n; i++) {
+        if (c.plans)
+            plan_dispose(&c.plans[i]);
+        if (c.opts)
+            options_dispose(&c.opts[i]);
+        if (c.tnames)
+            free(c.tnames[i]);
+        if (c.tpaths)
+            free(c.tpaths[i]);
+    }
+    free(c.plans);
+    free(c.opts);
+    free(c.envs);
+    free(c.tnames);
+    free(c.tpaths);
+    fleet_free(c.fleet);
+    template_list_free(tv, ntv);
+    free(tnames);
+    settings_free(pconf);
+    free(conf);
+    free(a.items);
+    diag_dispose(&d);
+    return status;
 }
 
 static int check_stdout(int status)
@@ -240,6 +630,9 @@ int main(int argc, char **argv)
     struct plan_env env = { 0 };
     struct domain_desc dom;
     char *conf = NULL, *datadir = NULL, *text = NULL, *plan_text = NULL, *cfg_text = NULL;
+    char *tname = NULL, *tpath = NULL, *known = NULL;
+    struct settings *pconf = NULL, **cfgs = NULL, *tmpl = NULL;
+    bool tmissing = false;
     const char *apt_root = getenv("VMKIT_APT_ROOT");
     enum plan_status ps;
     int r, usage = 0, status = EXIT_FAIL;
@@ -260,14 +653,64 @@ int main(int argc, char **argv)
         goto out;
     }
     usage |= r != 0;
-    if (!usage && (a.list || a.delete_name)) {
-        if (a.nitems || a.nconfigs || (a.list && a.delete_name) || (a.json && !a.list)) {
-            fprintf(stderr, "%s: --list [--json] and --delete NAME take no other option\n",
-                    prog);
+    if (paths_datadir(&datadir, NULL))
+        goto oom;
+    if (!usage && a.template_list) {
+        if (a.nitems || a.nconfigs || a.template_show || other_command(&a)) {
+            fprintf(stderr, "%s: --template-list takes no other option\n", prog);
             status = EXIT_USAGE;
         } else {
-            status = a.list ? companions_list(prog, a.json) : companions_delete(prog,
-                                                                                a.delete_name);
+            status = list_templates(datadir);
+        }
+        goto out;
+    }
+    if (!usage && a.template_show && other_command(&a)) {
+        fprintf(stderr, "%s: --template-show NAME takes settings options only\n", prog);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (!usage && (a.batch || a.batch_delete || a.count)) {
+        if ((!!a.batch + !!a.batch_delete + !!a.count) != 1 || other_command(&a) ||
+            a.template_show || (a.batch_delete && (a.nitems || a.jobs || a.ip_range)) ||
+            (a.ip_range && a.batch_delete)) {
+            fprintf(stderr, "%s: one of --batch FLEET, --count N and --batch-delete FLEET,"
+                    " without --list, --delete, --snapshot* or --template-*\n", prog);
+            status = EXIT_USAGE;
+        } else {
+            status = batch_main(&a, datadir);
+        }
+        goto out;
+    }
+    if (!usage && (a.ip_range || a.jobs)) {
+        fprintf(stderr, "%s: --ip-range and --jobs go with --batch or --count\n", prog);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (!usage && (a.list || a.delete_name || a.snapshot_name || a.snapshot_list ||
+                   a.snapshot_delete || a.snapshot_size)) {
+        int ncmd = !!a.list + !!a.delete_name + !!a.snapshot_name + !!a.snapshot_list +
+                   !!a.snapshot_delete;
+
+        if (a.nitems || a.nconfigs || ncmd != 1 || (a.json && !a.list) ||
+            (a.snapshot_size && !a.snapshot_name)) {
+            fprintf(stderr, "%s: --list [--json], --delete NAME, --snapshot NAME"
+                    " [--snapshot-size SIZE], --snapshot-list NAME and --snapshot-delete"
+                    " VOLUME take no other option\n", prog);
+            status = EXIT_USAGE;
+        } else if (a.list) {
+            status = companions_list(prog, a.json);
+        } else if (a.delete_name) {
+            status = companions_delete(prog, a.delete_name);
+        } else if (a.snapshot_name) {
+            char *vmctl = find_vmctl();
+
+            status = vmctl ? snapshot_take(prog, vmctl, a.snapshot_name, a.snapshot_size)
+                           : EXIT_FAIL;
+            free(vmctl);
+        } else if (a.snapshot_list) {
+            status = snapshot_list(prog, a.snapshot_list);
+        } else {
+            status = snapshot_delete(prog, a.snapshot_delete);
         }
         goto out;
     }
@@ -277,14 +720,17 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    /* provision.conf, then each --config FILE, then the command line */
+    /* provision.conf, then the template, then each --config FILE, then the
+     * command line */
     if (!(conf = paths_join(paths_root(PATHS_CONF), "provision.conf")))
         goto oom;
-    r = apply_file(&o, conf, LAYER_PROVISION_CONF, &d);
+    r = read_file(conf, true, &pconf, &d);
     if (r == -ENOMEM)
         goto oom;
     env.provision_conf_read = r != -ENOENT;
     usage |= r && r != -ENOENT;
+    if (!(cfgs = calloc(a.nconfigs + 1, sizeof(*cfgs))))
+        goto oom;
     for (size_t i = 0; i < a.nconfigs; i++) {
         struct stat st;
 
@@ -293,7 +739,56 @@ int main(int argc, char **argv)
             usage = 1;
             continue;
         }
-        r = apply_file(&o, a.configs[i], LAYER_CONFIG, &d);
+        r = read_file(a.configs[i], false, &cfgs[i], &d);
+        if (r == -ENOMEM)
+            goto oom;
+        usage |= r != 0;
+    }
+    if (a.template_show) {
+        const char *why;
+
+        for (size_t i = 0; i < a.nitems; i++)
+            if (a.items[i].def->slot == SLOT_TEMPLATE) {
+                diag_error(&d, NULL, 0, 0, "--template-show NAME shows template NAME:"
+                           " --template goes without it");
+                usage = 1;
+                break;
+            }
+        if (check_name(a.template_show, &why)) {
+            diag_error(&d, NULL, 0, 0, "--template-show: `%s': %s", a.template_show, why);
+            usage = 1;
+        } else if (!(tname = strdup(a.template_show))) {
+            goto oom;
+        }
+    } else if (template_named(pconf, cfgs, a.nconfigs, &a, &tname)) {
+        goto oom;
+    }
+    if (pconf) {
+        r = options_apply_settings(&o, pconf, LAYER_PROVISION_CONF, &d);
+        if (r == -ENOMEM)
+            goto oom;
+        usage |= r != 0;
+    }
+    if (tname) {
+        r = template_find(paths_root(PATHS_CONF), datadir, tname, &tpath, NULL);
+        if (r == -ENOMEM)
+            goto oom;
+        tmissing = r == -ENOENT;
+        if (!tmissing) {
+            r = read_file(tpath, false, &tmpl, &d);
+            if (r == -ENOMEM)
+                goto oom;
+            if (!r)
+                r = options_apply_settings(&o, tmpl, LAYER_TEMPLATE, &d);
+            if (r == -ENOMEM)
+                goto oom;
+            usage |= r != 0;
+        }
+    }
+    for (size_t i = 0; i < a.nconfigs; i++) {
+        if (!cfgs[i])
+            continue;
+        r = options_apply_settings(&o, cfgs[i], LAYER_CONFIG, &d);
         if (r == -ENOMEM)
             goto oom;
         usage |= r != 0;
@@ -302,10 +797,46 @@ int main(int argc, char **argv)
     if (r == -ENOMEM)
         goto oom;
     usage |= r != 0;
+    if (tmissing) {
+        char *tdir = paths_join(paths_root(PATHS_CONF), "templates");
+        char *gdir = paths_join(datadir, "templates/guest");
+
+        if (!tdir || !gdir || !(known = known_templates(datadir))) {
+            free(tdir);
+            free(gdir);
+            goto oom;
+        }
+        if (a.template_show)
+            diag_error(&d, NULL, 0, 0, "--template-show: unknown template `%s': no %s.conf"
+                       " in %s or %s (known: %s)", tname, tname, tdir, gdir, known);
+        else
+            options_error(&d, &o, SLOT_TEMPLATE, "unknown template `%s': no %s.conf in %s"
+                          " or %s (known: %s)", tname, tname, tdir, gdir, known);
+        free(tdir);
+        free(gdir);
+        usage = 1;
+    }
+
+    /* --template-show: the settings, no plan */
+    if (a.template_show) {
+        char *desc = NULL;
+
+        diag_print(&d, stderr, prog);
+        diag_dispose(&d);
+        if (usage) {
+            status = EXIT_USAGE;
+            goto out;
+        }
+        if (!(text = options_show(&o)) || !(desc = template_describe_file(tpath)))
+            goto oom;
+        printf("template %s: %s\n%s%s%s\n%s", tname, tpath, *desc ? "  " : "", desc,
+               *desc ? "\n" : "", text);
+        free(desc);
+        status = EXIT_OK;
+        goto out;
+    }
 
     /* every default, every check across options */
-    if (paths_datadir(&datadir, NULL))
-        goto oom;
     env.datadir = datadir;
     env.apt_root = apt_root && *apt_root ? apt_root : "/";
     env.confdir = paths_root(PATHS_CONF);
@@ -315,6 +846,8 @@ int main(int argc, char **argv)
     env.provision_conf = conf;
     env.configs = a.configs;
     env.nconfigs = a.nconfigs;
+    env.template_name = tpath ? tname : NULL;
+    env.template_file = tpath;
     ps = plan_resolve(&o, &env, &p, &d);
     diag_print(&d, stderr, prog);
     diag_dispose(&d);
@@ -359,6 +892,14 @@ out:
     free(cfg_text);
     free(conf);
     free(datadir);
+    free(tname);
+    free(tpath);
+    free(known);
+    settings_free(pconf);
+    settings_free(tmpl);
+    for (size_t i = 0; cfgs && i < a.nconfigs; i++)
+        settings_free(cfgs[i]);
+    free(cfgs);
     domain_dispose(&dom);
     plan_dispose(&p);
     options_dispose(&o);

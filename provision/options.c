@@ -17,6 +17,7 @@
 #include "check.h"
 #include "domain.h"
 #include "options.h"
+#include "lvm.h"
 #include "units.h"
 
 static const char *const fs_choices[] = { "ext4", "xfs", "btrfs", NULL };
@@ -33,10 +34,17 @@ static const char *const method_choices[] = {
     { name, OPT_VALUE, meta, slot, check, choices, 0, 0, defval, help }
 #define F(name, slot, on, flags, help) \
     { name, OPT_FLAG, NULL, slot, CK_NONE, NULL, on, flags, NULL, help }
+/* a value that names one guest: not in a template */
+#define VG(name, meta, slot, check, defval, help) \
+    { name, OPT_VALUE, meta, slot, check, NULL, 0, OPT_NOT_TEMPLATE, defval, help }
 
 const struct opt_def options_table[] = {
-    V("hostname", "NAME", SLOT_HOSTNAME, CK_HOSTNAME, NULL, "required",
-      "the guest's host name (RFC 1123), also its config and image name"),
+    VG("hostname", "NAME", SLOT_HOSTNAME, CK_HOSTNAME, "required",
+       "the guest's host name (RFC 1123), also its config and image name"),
+    VG("template", "NAME", SLOT_TEMPLATE, CK_NAME, NULL,
+       "start from template NAME: $VMKIT_CONFDIR/templates/NAME.conf, else the"
+       " shipped templates/guest/NAME.conf (--config files and the command line"
+       " override it)"),
     V("dist", "NAME", SLOT_DIST, CK_NAME, NULL, "the host's release",
       "the release to install: a definition in /etc/vmkit/dist or templates/dist"),
     V("arch", "ARCH", SLOT_ARCH, CK_ARCH, NULL, "amd64; x86_64 for rpm",
@@ -55,6 +63,10 @@ const struct opt_def options_table[] = {
       "build the base root afresh"),
     V("dir", "DIR", SLOT_DIR, CK_DIR, NULL, "$VMKIT_LIBDIR",
       "put the images in DIR/domains/NAME/"),
+    V("lvm", "VG", SLOT_LVM, CK_LVM_VG, NULL, "files in --dir",
+      "put the disks on logical volumes VG/NAME-disk and VG/NAME-swap"),
+    V("lvm-thin", "VG/POOL", SLOT_LVM, CK_LVM_POOL, NULL, NULL,
+      "the same, as thin volumes in thin pool POOL of VG"),
     V("size", "SIZE", SLOT_SIZE, CK_SIZE_DISK, NULL, "4G",
       "the root file system's size, at least 512M"),
     V("swap", "SIZE", SLOT_SWAP, CK_SIZE_SWAP, NULL, "512M",
@@ -86,8 +98,8 @@ const struct opt_def options_table[] = {
       "generate root's password, shown once at the end"),
     V("ssh-key", "FILE", SLOT_SSH_KEY, CK_SSH_KEY, NULL, NULL,
       "authorise the ssh public keys in FILE for root"),
-    V("ip", "ADDR[/PREFIX]", SLOT_IP, CK_IP, NULL, "DHCP",
-      "a static address"),
+    VG("ip", "ADDR[/PREFIX]", SLOT_IP, CK_IP, "DHCP",
+       "a static address"),
     V("netmask", "MASK", SLOT_NETMASK, CK_NETMASK, NULL, NULL,
       "the static address's netmask: 255.255.255.0 or /24"),
     V("gateway", "ADDR", SLOT_GATEWAY, CK_ADDR, NULL, NULL,
@@ -96,8 +108,8 @@ const struct opt_def options_table[] = {
       "the DNS servers"),
     F("dhcp", SLOT_IP, 0, 0,
       "configure the network by DHCP (the default)"),
-    V("mac", "MAC", SLOT_MAC, CK_MAC, NULL, "00:16:3e + hash of the uuid",
-      "the guest's MAC address (unicast)"),
+    VG("mac", "MAC", SLOT_MAC, CK_MAC, "00:16:3e + hash of the uuid",
+       "the guest's MAC address (unicast)"),
     V("bridge", "NAME", SLOT_BRIDGE, CK_BRIDGE, NULL, "br0",
       "the host bridge the guest's interface joins"),
     V("network", "TYPE", SLOT_NETWORK, CK_CHOICE, network_choices, "bridge",
@@ -105,6 +117,8 @@ const struct opt_def options_table[] = {
       " (user: no host setup, outbound only) or none"),
     V("role", "NAME[,NAME]", SLOT_ROLE, CK_NAMES, NULL, NULL,
       "also run the hooks of hooks/roles/NAME/"),
+    V("packages", "PKG[,PKG]", SLOT_PACKAGES, CK_PACKAGES, NULL, NULL,
+      "also install these packages (mmdebstrap, debootstrap and rpm installs)"),
     V("hooks", "DIR", SLOT_HOOKS, CK_DIR, NULL, NULL,
       "also run the hooks in DIR, last"),
     V("output", "DIR", SLOT_OUTPUT, CK_DIR, NULL, "$VMKIT_CONFDIR",
@@ -124,12 +138,39 @@ const struct opt_def options_table[] = {
     { "delete", OPT_VALUE, "NAME", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY, NULL,
       "remove guest NAME that vm-provision made: its config, images and kernel"
       " (not while it runs)" },
+    { "snapshot", OPT_VALUE, "NAME", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY, NULL,
+      "take a read-only LVM snapshot of guest NAME's disk (a running guest is paused"
+      " for the moment it takes) and print its path" },
+    { "snapshot-size", OPT_VALUE, "SIZE", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY,
+      "a fifth of the disk, at least 256M",
+      "with --snapshot: room for the changes the origin may take meanwhile (not for thin)" },
+    { "snapshot-list", OPT_VALUE, "NAME", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY, NULL,
+      "list the snapshots of guest NAME's disk" },
+    { "snapshot-delete", OPT_VALUE, "VOLUME", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY,
+      NULL, "remove a snapshot --snapshot took (VG/LV or /dev/VG/LV)" },
+    F("template-list", SLOT_NONE, 0, OPT_CMDLINE_ONLY,
+      "list the templates (name, file, description) and exit"),
+    { "template-show", OPT_VALUE, "NAME", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY, NULL,
+      "print the settings template NAME gives, with provision.conf, --config files and"
+      " the other options given, and where each comes from; exit" },
+    { "batch", OPT_VALUE, "FLEET", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY, NULL,
+      "make every guest of fleet file FLEET (vmkit-fleet(5)), checked whole first" },
+    { "count", OPT_VALUE, "N", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY, NULL,
+      "make N guests alike, named by --hostname's pattern (web%02d)" },
+    { "ip-range", OPT_VALUE, "FIRST-LAST[/PREFIX]", SLOT_NONE, CK_NONE, NULL, 0,
+      OPT_CMDLINE_ONLY, NULL,
+      "--count: their addresses, in order; --batch: the range the fleet's must be in" },
+    { "jobs", OPT_VALUE, "N", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY,
+      "the number of CPUs", "--batch, --count: make N guests at a time (also -j N)" },
+    { "batch-delete", OPT_VALUE, "FLEET", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY, NULL,
+      "remove every guest of fleet file FLEET that vm-provision made" },
     F("help", SLOT_NONE, 0, OPT_CMDLINE_ONLY,
       "print this help"),
 };
 
 #undef V
 #undef F
+#undef VG
 
 #define NOPTS (sizeof(options_table) / sizeof(options_table[0]))
 
@@ -248,6 +289,97 @@ char *options_origin(const struct opt_set *o, enum opt_slot slot)
     return r < 0 ? NULL : s;
 }
 
+/* ---- --template-show ---- */
+
+/* Where v came from, naming the kind of source; a new string or NULL. */
+static char *origin_long(const struct opt_value *v)
+{
+    char *s = NULL;
+    int r;
+
+    if (!v->by)
+        return strdup("default");
+    switch (v->layer) {
+    case LAYER_TEMPLATE:
+        r = asprintf(&s, "template %s:%d", v->file, v->line);
+        break;
+    case LAYER_CONFIG:
+        r = asprintf(&s, "--config %s:%d", v->file, v->line);
+        break;
+    case LAYER_CMDLINE:
+        r = asprintf(&s, "--%s", v->by->name);
+        break;
+    default:
+        r = asprintf(&s, "%s:%d", v->file ? v->file : "?", v->line);
+        break;
+    }
+    return r < 0 ? NULL : s;
+}
+
+char *options_show(const struct opt_set *o)
+{
+    struct row {
+        const char *name, *value;
+        char *from;
+    } rows[NSLOTS];
+    bool seen[NSLOTS] = { false };
+    size_t n = 0, wname = 6, wvalue = 5;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = NULL;
+    int bad = 0;
+
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt_def *def = &options_table[i];
+        const struct opt_value *v;
+        struct row *row = &rows[n];
+        int slot = def->slot;
+
+        if (slot == SLOT_NONE || slot == SLOT_TEMPLATE || (def->flags & OPT_CMDLINE_ONLY) ||
+            seen[slot])
+            continue;
+        seen[slot] = true;
+        v = &o->v[slot];
+        if (slot == SLOT_CACHE || slot == SLOT_BOOT) {
+            row->name = options_slot_option(slot)->name;
+            row->value = v->on ? "yes" : "no";
+        } else if (v->by) {
+            row->name = v->by->name;
+            row->value = !v->value ? "yes" : slot == SLOT_PASSWORD ? "(given, not shown)"
+                                                                   : v->value;
+        } else if (def->defval && strcmp(def->defval, "required")) {
+            row->name = def->name;
+            row->value = def->defval;
+        } else {
+            continue;
+        }
+        if (!(row->from = origin_long(v))) {
+            bad = 1;
+            break;
+        }
+        if (strlen(row->name) > wname)
+            wname = strlen(row->name);
+        if (strlen(row->value) > wvalue)
+            wvalue = strlen(row->value);
+        n++;
+    }
+    if (!bad && (f = open_memstream(&buf, &len))) {
+        fprintf(f, "%-*s  %-*s  %s\n", (int)wname, "OPTION", (int)wvalue, "VALUE", "FROM");
+        for (size_t i = 0; i < n; i++)
+            fprintf(f, "%-*s  %-*s  %s\n", (int)wname, rows[i].name, (int)wvalue,
+                    rows[i].value, rows[i].from);
+        if (fclose(f) != 0) {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].from);
+    if (!buf)
+        errno = ENOMEM;
+    return buf;
+}
+
 /* ---- checks ---- */
 
 int options_parse_size(const char *s, uint64_t *bytes_r)
@@ -354,6 +486,41 @@ static int check_list(struct diag *d, const struct where *w, const char *s, int 
         if (!spaces)
             p++;        /* the comma */
     }
+}
+
+/* Package names or rpm capabilities separated by `,' or blanks: printable,
+ * not starting with `-' (the install checks each family's syntax). */
+static int check_packages(struct diag *d, const struct where *w, const char *s)
+{
+    const char *p = s;
+    int n = 0;
+
+    for (;;) {
+        size_t k;
+
+        p += strspn(p, ", \t");
+        if (!*p)
+            break;
+        k = strcspn(p, ", \t");
+        if (*p == '-' || k > 255) {
+            report(d, w, "`%.*s%s' is not a package name", (int)(k > 64 ? 64 : k), p,
+                   k > 64 ? "..." : "");
+            return -EINVAL;
+        }
+        for (size_t i = 0; i < k; i++)
+            if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7e) {
+                report(d, w, "`%s': a package name holds a character other than"
+                       " printable ASCII", s);
+                return -EINVAL;
+            }
+        n++;
+        p += k;
+    }
+    if (!n) {
+        report(d, w, "`%s': no package name", s);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static int check_path(struct diag *d, const struct where *w, const char *s)
@@ -474,6 +641,28 @@ static int check_value(struct diag *d, const struct where *w, const char *s)
             return -EINVAL;
         }
         return 0;
+    case CK_LVM_VG:
+        if (!lvm_name_ok(s, &why)) {
+            report(d, w, "`%s' is not a volume group name: %s", s, why);
+            return -EINVAL;
+        }
+        return 0;
+    case CK_LVM_POOL: {
+        char *vg, *pool;
+
+        r = lvm_split_pool(s, &vg, &pool, &why);
+        if (r == -ENOMEM)
+            return r;
+        if (r) {
+            report(d, w, "`%s': %s", s, why);
+            return -EINVAL;
+        }
+        free(vg);
+        free(pool);
+        return 0;
+    }
+    case CK_PACKAGES:
+        return check_packages(d, w, s);
     case CK_BRIDGE:
         if (check_bridge(s, &why)) {
             report(d, w, "`%s': %s", s, why);
@@ -614,6 +803,17 @@ int options_apply_settings(struct opt_set *o, const struct settings *s,
             bad = 1;
             continue;
         }
+        if (layer == LAYER_TEMPLATE && (def->flags & OPT_NOT_TEMPLATE)) {
+            if (def->slot == SLOT_TEMPLATE)
+                diag_error(d, s->source, e->line, e->col,
+                           "`template' in a template: a template cannot name another");
+            else
+                diag_error(d, s->source, e->line, e->col,
+                           "`%s' is not for a template: it belongs to one guest (give it"
+                           " on the command line or in a --config file)", e->key);
+            bad = 1;
+            continue;
+        }
         r = set_value(o, &w, layer, e->value, d);
         if (r == -ENOMEM)
             return r;
@@ -680,11 +880,15 @@ int options_parse_argv(int argc, char **argv, struct opt_argv *a, struct diag *d
     }
     opterr = 0;
     optind = 0;     /* a full reset (glibc) */
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hj:", longopts, NULL)) != -1) {
         const struct opt_def *def;
 
         if (c == 'h') {         /* -h: --help */
             a->help = true;
+            continue;
+        }
+        if (c == 'j') {         /* -j N: --jobs N, as make's */
+            a->jobs = optarg;
             continue;
         }
 
@@ -717,6 +921,28 @@ int options_parse_argv(int argc, char **argv, struct opt_argv *a, struct diag *d
             a->json = true;
         else if (!strcmp(def->name, "delete"))
             a->delete_name = optarg;
+        else if (!strcmp(def->name, "batch"))
+            a->batch = optarg;
+        else if (!strcmp(def->name, "batch-delete"))
+            a->batch_delete = optarg;
+        else if (!strcmp(def->name, "count"))
+            a->count = optarg;
+        else if (!strcmp(def->name, "ip-range"))
+            a->ip_range = optarg;
+        else if (!strcmp(def->name, "jobs"))
+            a->jobs = optarg;
+        else if (!strcmp(def->name, "snapshot"))
+            a->snapshot_name = optarg;
+        else if (!strcmp(def->name, "snapshot-size"))
+            a->snapshot_size = optarg;
+        else if (!strcmp(def->name, "snapshot-list"))
+            a->snapshot_list = optarg;
+        else if (!strcmp(def->name, "snapshot-delete"))
+            a->snapshot_delete = optarg;
+        else if (!strcmp(def->name, "template-list"))
+            a->template_list = true;
+        else if (!strcmp(def->name, "template-show"))
+            a->template_show = optarg;
         else if (!strcmp(def->name, "config"))
             a->configs[a->nconfigs++] = optarg;
         else
@@ -746,11 +972,18 @@ char *options_help(const char *prog)
     fprintf(f, "usage: %s --hostname NAME [OPTION...]\n"
             "       %s --list [--json]\n"
             "       %s --delete NAME\n"
+            "       %s --snapshot NAME [--snapshot-size SIZE]\n"
+            "       %s --snapshot-list NAME | --snapshot-delete VOLUME\n"
+            "       %s --template-list | --template-show NAME [OPTION...]\n"
+            "       %s --batch FLEET [-j N] [OPTION...] | --batch-delete FLEET\n"
+            "       %s --count N --hostname PATTERN [--ip-range RANGE] [-j N] [OPTION...]\n"
             "Makes a guest: its images, root file system, hooks, kernel and config\n"
             "(--dry-run shows the plan and changes nothing).\n\n"
             "Options (each is also a key in provision.conf and --config files, but for\n"
-            "force, dry-run, config, list, json, delete and help):\n",
-            prog, prog, prog);
+            "force, dry-run, config, list, json, delete, snapshot*, template-list,\n"
+            "template-show, batch*, count, ip-range, jobs and help; a template may not\n"
+            "set hostname, ip, mac, template):\n",
+            prog, prog, prog, prog, prog, prog, prog, prog);
     for (size_t i = 0; i < NOPTS; i++) {
         const struct opt_def *def = &options_table[i];
         char left[64], text[512];
@@ -780,8 +1013,9 @@ char *options_help(const char *prog)
         fputc('\n', f);
     }
     fprintf(f, "\nSizes take K, M, G or T (powers of 1024); a plain number is MiB.\n"
-            "Settings come from $VMKIT_CONFDIR/provision.conf, then each --config FILE,\n"
-            "then the command line; the later wins.  See vm-provision(8).\n");
+            "Settings come from $VMKIT_CONFDIR/provision.conf, then the template, then\n"
+            "each --config FILE, then the command line; the later wins.  See\n"
+            "vm-provision(8) and vmkit-template(5).\n");
     if (fclose(f) != 0) {
         free(buf);
         return NULL;

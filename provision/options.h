@@ -6,8 +6,9 @@
  * Every option sets a slot.  Several options may share one (--swap SIZE
  * and --noswap; --ip and --dhcp; --password and --genpass; --cache and
  * --no-cache): whichever comes later wins.  Sources are applied in
- * order, provision.conf, then each --config FILE, then the command line
- * left to right, so later always wins.  Each value is checked when it is
+ * order, provision.conf, then the template (--template NAME, see
+ * template.h), then each --config FILE, then the command line left to
+ * right, so later always wins.  Each value is checked when it is
  * set (syntax, and that named files exist), so a bad value is reported
  * where it was written even when a later source overrides it.  Checks
  * across options are plan.c's.
@@ -32,10 +33,12 @@
 
 enum opt_slot {
     SLOT_HOSTNAME,
+    SLOT_TEMPLATE,
     SLOT_DIST,
     SLOT_ARCH,
     SLOT_MIRROR,
     SLOT_DIR,
+    SLOT_LVM,           /* --lvm VG, --lvm-thin VG/POOL */
     SLOT_SIZE,
     SLOT_SWAP,          /* --swap SIZE, --noswap */
     SLOT_FS,
@@ -56,6 +59,7 @@ enum opt_slot {
     SLOT_BRIDGE,
     SLOT_NETWORK,       /* bridge, user, none */
     SLOT_ROLE,
+    SLOT_PACKAGES,
     SLOT_HOOKS,
     SLOT_OUTPUT,
     SLOT_INSTALL_METHOD,
@@ -65,7 +69,7 @@ enum opt_slot {
     SLOT_FORCE,         /* bool */
     SLOT_DRY_RUN,       /* bool */
     NSLOTS,
-    SLOT_NONE = -1,     /* --config, --help */
+    SLOT_NONE = -1,     /* --config, --help, --template-list, ... */
 };
 
 /* What a value must be; checked when it is set. */
@@ -92,6 +96,9 @@ enum opt_check {
     CK_ADDRS,           /* addresses separated by `,' or spaces */
     CK_MAC,             /* check_mac */
     CK_BRIDGE,          /* check_bridge */
+    CK_LVM_VG,          /* a volume group name lvm takes */
+    CK_LVM_POOL,        /* VG/POOL */
+    CK_PACKAGES,        /* package names (or rpm capabilities), `,' or blank separated */
 };
 
 #define OPT_MIN_DISK    ((uint64_t)512 << 20)
@@ -104,6 +111,7 @@ enum opt_arg {
 
 /* opt_def flags */
 #define OPT_CMDLINE_ONLY    0x1     /* not a settings-file key */
+#define OPT_NOT_TEMPLATE    0x2     /* not a template's key: it names one guest */
 
 struct opt_def {
     const char *name;               /* the long option and settings key */
@@ -131,6 +139,7 @@ const struct opt_def *options_slot_option(enum opt_slot slot);
 enum opt_layer {
     LAYER_DEFAULT,
     LAYER_PROVISION_CONF,
+    LAYER_TEMPLATE,
     LAYER_CONFIG,
     LAYER_CMDLINE,
 };
@@ -167,6 +176,17 @@ struct opt_argv {
     bool list;                      /* --list: the guests vm-provision made */
     bool json;                      /* --json, with --list */
     const char *delete_name;        /* --delete NAME (borrowed) */
+    const char *snapshot_name;      /* --snapshot NAME (borrowed) */
+    const char *snapshot_size;      /* --snapshot-size SIZE (borrowed) */
+    const char *snapshot_list;      /* --snapshot-list NAME (borrowed) */
+    const char *snapshot_delete;    /* --snapshot-delete VOLUME (borrowed) */
+    const char *batch;              /* --batch FLEET (borrowed) */
+    const char *batch_delete;       /* --batch-delete FLEET (borrowed) */
+    const char *count;              /* --count N (borrowed) */
+    const char *ip_range;           /* --ip-range FIRST-LAST[/PREFIX] (borrowed) */
+    const char *jobs;               /* --jobs N, -j N (borrowed) */
+    bool template_list;             /* --template-list */
+    const char *template_show;      /* --template-show NAME (borrowed) */
 };
 
 void options_argv_dispose(struct opt_argv *a);
@@ -179,8 +199,9 @@ void options_argv_dispose(struct opt_argv *a);
 int options_parse_argv(int argc, char **argv, struct opt_argv *a, struct diag *d);
 
 /*
- * Applies the top section of a settings file at layer (LAYER_PROVISION_CONF
- * or LAYER_CONFIG).  Sections, unknown keys, command-line-only keys and
+ * Applies the top section of a settings file at layer (LAYER_PROVISION_CONF,
+ * LAYER_TEMPLATE or LAYER_CONFIG).  Sections, unknown keys, command-line-only
+ * keys, in a template the keys that name one guest (OPT_NOT_TEMPLATE), and
  * bad values are recorded in d at their FILE:LINE:COL.  Returns 0,
  * -EINVAL after recording every error, or -ENOMEM.
  */
@@ -202,6 +223,16 @@ void options_error(struct diag *d, const struct opt_set *o, enum opt_slot slot,
 /* Where slot's value came from, for the plan: "--mirror", "FILE:LINE"
  * or "default", in a new malloc'd string (NULL on ENOMEM). */
 char *options_origin(const struct opt_set *o, enum opt_slot slot);
+
+/*
+ * Every setting o holds, for --template-show: a table of one line per
+ * slot that has a value, set or default (OPTION VALUE FROM), in --help
+ * order, FROM being "default", "FILE:LINE" (provision.conf), "template
+ * FILE:LINE", "--config FILE:LINE" or "--OPTION".  The template and the
+ * command-line-only slots are left out.  A new malloc'd string, or NULL
+ * (ENOMEM).
+ */
+char *options_show(const struct opt_set *o);
 
 /* Parses a size the way the size checks accept it (a plain number is
  * MiB); 0 or -EINVAL/-ERANGE. */

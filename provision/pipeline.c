@@ -25,6 +25,7 @@
 #include "image.h"
 #include "install.h"
 #include "journal.h"
+#include "lvm.h"
 #include "partition.h"
 #include "paths.h"
 #include "pipeline.h"
@@ -68,6 +69,12 @@ struct pipeline {
     char *config_text;
     char **aside;               /* what an existing guest had, moved aside: removed at the end */
     size_t naside;
+    /* --lvm: volumes made or moved by this run, for the journal */
+    struct lv_op **lv_ops;
+    size_t nlv_ops;
+    char *new_disk_lv, *new_swap_lv;    /* NAME-disk.new-PID, NAME-swap.new-PID */
+    struct lv_op **lv_aside;    /* the old guest's volumes, renamed: removed at the end */
+    size_t nlv_aside;
     bool cache_hit;
     bool own_mounts;            /* in a mount namespace of its own */
     bool staging_mounted;       /* staging is a tmpfs */
@@ -167,6 +174,277 @@ static int mkdirs(struct pipeline *pl, const char *path, mode_t mode)
     return 0;
 }
 
+/* ---- logical volumes ---- */
+
+static int lvs_existing(struct pipeline *pl, const char *vg, const char *const *lv_names,
+                        const char **found_r);
+
+/* A journal entry's undo of a volume made (to NULL) or renamed. */
+struct lv_op {
+    struct pipeline *pl;
+    char *vg;
+    char *name;                 /* the volume as it is now */
+    char *back;                 /* NULL: remove it; else rename it back to this */
+};
+
+static void lv_op_free(struct lv_op *op)
+{
+    if (!op)
+        return;
+    free(op->vg);
+    free(op->name);
+    free(op->back);
+    free(op);
+}
+
+static int lv_undo(void *arg)
+{
+    struct lv_op *op = arg;
+    struct pipeline *pl = op->pl;
+    int r;
+
+    /* not cancellable: this runs after the signal, to undo */
+    proc_set_cancel(NULL);
+    if (op->back)
+        r = lvm_rename(op->vg, op->name, op->back, pl->log_fd, pl->d);
+    else
+        r = lvm_remove(op->vg, op->name, pl->log_fd, pl->d);
+    proc_set_cancel(pl->a->interrupted);
+    return r;
+}
+
+/* A new lv_op, kept in *v (freed at the end of the run). */
+static struct lv_op *lv_op_new(struct pipeline *pl, struct lv_op ***v, size_t *n,
+                               const char *vg, const char *name, const char *back)
+{
+    struct lv_op *op = calloc(1, sizeof(*op)), **nv;
+
+    if (!op || !(op->vg = strdup(vg)) || !(op->name = strdup(name)) ||
+        (back && !(op->back = strdup(back))) || !(nv = realloc(*v, (*n + 1) * sizeof(*nv)))) {
+        lv_op_free(op);
+        return NULL;
+    }
+    op->pl = pl;
+    *v = nv;
+    (*v)[(*n)++] = op;
+    return op;
+}
+
+/* Records in the journal how to undo what was just done to volume
+ * vg/name: remove it (back NULL) or rename it back. */
+static int lv_journal(struct pipeline *pl, const char *vg, const char *name, const char *back,
+                      const char *what)
+{
+    struct lv_op *op = lv_op_new(pl, &pl->lv_ops, &pl->nlv_ops, vg, name, back);
+
+    if (!op)
+        return -ENOMEM;
+    return journal_add_call(&pl->j, lv_undo, op, what);
+}
+
+/* Renames vg/lv, if there is one, aside (LV.old-PID), journalled; it is
+ * removed when the run succeeds. */
+static int lv_aside(struct pipeline *pl, const char *vg, const char *lv)
+{
+    const char *names[] = { lv, NULL }, *found;
+    char *aside = NULL, what[300];
+    int r;
+
+    if ((r = lvs_existing(pl, vg, names, &found)) || !found)
+        return r;
+    if (asprintf(&aside, "%s.old-%ld", lv, (long)getpid()) < 0)
+        return nomem(pl);
+    snprintf(what, sizeof what, "logical volume %s/%s, moved aside", vg, lv);
+    if (!(r = lvm_rename(vg, lv, aside, pl->log_fd, pl->d))) {
+        if (lv_journal(pl, vg, aside, lv, what) < 0 ||
+            !lv_op_new(pl, &pl->lv_aside, &pl->nlv_aside, vg, aside, NULL))
+            r = nomem(pl);
+    }
+    free(aside);
+    return r;
+}
+
+/* Renames this run's volume vg/from to to, journalled. */
+static int lv_move_in(struct pipeline *pl, const char *from, const char *to)
+{
+    const char *vg = pl->p->lvm_vg;
+    char what[300];
+    int r;
+
+    snprintf(what, sizeof what, "logical volume %s/%s", vg, to);
+    if ((r = lvm_rename(vg, from, to, pl->log_fd, pl->d)))
+        return r;
+    return lv_journal(pl, vg, to, from, what) < 0 ? nomem(pl) : 0;
+}
+
+/* Makes volume lv of size bytes for this run, journalled; *path_r its
+ * device. */
+static int lv_make(struct pipeline *pl, const char *lv, uint64_t size, char **path_r)
+{
+    const struct plan *p = pl->p;
+    char what[300];
+    int r;
+
+    snprintf(what, sizeof what, "logical volume %s/%s", p->lvm_vg, lv);
+    detail(pl, what);
+    r = lvm_create(p->lvm_vg, p->lvm_pool, lv, size, pl->log_fd, pl->d);
+    if (r)
+        return r;
+    if (lv_journal(pl, p->lvm_vg, lv, NULL, what) < 0) {
+        lvm_remove(p->lvm_vg, lv, pl->log_fd, pl->d);
+        return nomem(pl);
+    }
+    if (!(*path_r = lvm_path(p->lvm_vg, lv)))
+        return nomem(pl);
+    if (access(*path_r, F_OK) < 0) {
+        diag_error(pl->d, NULL, 0, 0, "lvm made %s/%s but there is no %s (is udev"
+                   " running?)", p->lvm_vg, lv, *path_r);
+        return -ENOENT;
+    }
+    return 0;
+}
+
+static int check_snapshots(struct pipeline *pl);
+
+/* Whether lv is one an interrupted run of this name left: NAME-disk or
+ * NAME-swap with .new-PID or .old-PID after it. */
+static bool leftover_lv(const struct plan *p, const char *lv)
+{
+    const char *base[] = { p->disk_lv, p->swap_lv };
+
+    for (int k = 0; k < 2; k++) {
+        size_t len = strlen(base[k]);
+
+        if (!strncmp(lv, base[k], len) &&
+            (!strncmp(lv + len, ".new-", 5) || !strncmp(lv + len, ".old-", 5)))
+            return true;
+    }
+    return false;
+}
+
+/* The space the volume group must have, or the thin pool: the checks
+ * before any work. */
+static int check_lvm(struct pipeline *pl)
+{
+    const struct plan *p = pl->p;
+    struct lvm_vg vg;
+    struct lvm_lv *v = NULL;
+    size_t n = 0;
+    int r;
+
+    if ((r = lvm_vg_info(p->lvm_vg, &vg, pl->log_fd, pl->d)) ||
+        (p->force && (r = check_snapshots(pl))) ||
+        (r = lvm_list(p->lvm_vg, &v, &n, pl->log_fd, pl->d)))
+        return r;
+    if (p->lvm_pool) {
+        const struct lvm_lv *pool;
+
+        pool = lvm_find(v, n, p->lvm_pool);
+        if (!pool || pool->attr[0] != 't') {
+            diag_error(pl->d, NULL, 0, 0, "--lvm-thin: %s/%s is %s", p->lvm_vg, p->lvm_pool,
+                       pool ? "not a thin pool" : "no volume of that volume group");
+            r = -ENOENT;
+        }
+        lvm_lvs_free(v, n);
+        return r;
+    }
+    uint64_t ext = vg.extent ? vg.extent : 1, need = 0;
+
+    /* what an interrupted run left is swept once the lock is ours */
+    for (size_t i = 0; i < n; i++)
+        if (leftover_lv(p, v[i].name) && v[i].attr[0] != 'V')
+            vg.free += v[i].size;
+    lvm_lvs_free(v, n);
+    need += (p->size + ext - 1) / ext * ext;
+    if (p->swap_path)
+        need += (p->swap + ext - 1) / ext * ext;
+    if (need > vg.free) {
+        char a[32], b[32];
+
+        if (units_format_size(need, a, sizeof a))
+            snprintf(a, sizeof a, "%llu bytes", (unsigned long long)need);
+        if (units_format_size(vg.free, b, sizeof b))
+            snprintf(b, sizeof b, "%llu bytes", (unsigned long long)vg.free);
+        diag_error(pl->d, NULL, 0, 0, "volume group %s has %s free, and this guest needs %s"
+                   "%s; nothing was changed", p->lvm_vg, b, a,
+                   p->force ? " (beside the volumes it replaces, until it is made)" : "");
+        return -ENOSPC;
+    }
+    return 0;
+}
+
+/* The volumes of lv_names that exist in the volume group: the first in
+ * *found_r (static, one of lv_names), NULL when none. */
+static int lvs_existing(struct pipeline *pl, const char *vg, const char *const *lv_names,
+                        const char **found_r)
+{
+    struct lvm_lv *v = NULL;
+    size_t n = 0;
+    int r;
+
+    *found_r = NULL;
+    if ((r = lvm_list(vg, &v, &n, pl->log_fd, pl->d)))
+        return r;
+    for (size_t i = 0; lv_names[i] && !*found_r; i++)
+        if (lvm_find(v, n, lv_names[i]))
+            *found_r = lv_names[i];
+    lvm_lvs_free(v, n);
+    return 0;
+}
+
+/* Volumes an interrupted run of this name left (NAME-disk.new-PID, the
+ * old guest's NAME-disk.old-PID): the name's lock is ours. */
+static int sweep_lvs(struct pipeline *pl)
+{
+    const struct plan *p = pl->p;
+    struct lvm_lv *v = NULL;
+    size_t n = 0;
+    int r;
+
+    if ((r = lvm_list(p->lvm_vg, &v, &n, pl->log_fd, pl->d)))
+        return r;
+    for (size_t i = 0; i < n; i++) {
+        if (!leftover_lv(p, v[i].name))
+            continue;
+        if (lvm_remove(p->lvm_vg, v[i].name, pl->log_fd, pl->d))
+            diag_warn(pl->d, NULL, 0, 0, "cannot remove %s/%s (left by an interrupted run)",
+                      p->lvm_vg, v[i].name);
+        else
+            diag_warn(pl->d, NULL, 0, 0, "removed %s/%s, left by an interrupted run",
+                      p->lvm_vg, v[i].name);
+    }
+    lvm_lvs_free(v, n);
+    return 0;
+}
+
+/* --force would remove the old disk with its snapshots (copy-on-write
+ * ones go with their origin; thin ones would lose it): refused. */
+static int check_snapshots(struct pipeline *pl)
+{
+    const struct plan *p = pl->p;
+    struct lvm_lv *v = NULL;
+    size_t n = 0, k = 0;
+    char first[160] = "";
+    int r;
+
+    if ((r = lvm_list(p->lvm_vg, &v, &n, pl->log_fd, pl->d)))
+        return r;
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].origin || strcmp(v[i].origin, p->disk_lv))
+            continue;
+        if (!k++)
+            snprintf(first, sizeof first, "%s/%s", p->lvm_vg, v[i].name);
+    }
+    lvm_lvs_free(v, n);
+    if (!k)
+        return 0;
+    diag_error(pl->d, NULL, 0, 0, "%s/%s has %zu snapshot%s (%s%s): --force would lose them;"
+               " keep what you need, then `vm-provision --snapshot-delete' them; nothing was"
+               " changed", p->lvm_vg, p->disk_lv, k, k == 1 ? "" : "s", first,
+               k > 1 ? ", ..." : "");
+    return -EEXIST;
+}
+
 /* ---- validate ---- */
 
 static int step_validate(struct pipeline *pl)
@@ -190,6 +468,8 @@ static int step_validate(struct pipeline *pl)
         need[n++] = "mkswap";
     if (!strcmp(p->image_format, "qcow2"))
         need[n++] = "qemu-img";
+    if (p->lvm_vg)
+        need[n++] = "lvm";
     need[n++] = "ssh-keygen";
     for (size_t i = 0; i < n; i++) {
         char *path = proc_find_program(need[i]);
@@ -242,7 +522,9 @@ static int step_validate(struct pipeline *pl)
         if (r < 0)
             return r;
     }
-    return bad ? -EINVAL : 0;
+    if (bad)
+        return -EINVAL;
+    return p->lvm_vg ? check_lvm(pl) : 0;
 }
 
 /* ---- lock ---- */
@@ -395,7 +677,8 @@ static int step_lock(struct pipeline *pl)
         unlock(pl);
         return nomem(pl);
     }
-    if ((r = sweep(pl)))
+    if ((r = sweep(pl)) || (p->lvm_vg && (r = sweep_lvs(pl))) ||
+        (p->lvm_vg && p->force && (r = check_snapshots(pl))))
         return r;
 
     /* what the plan saw may have changed before the lock was ours */
@@ -403,10 +686,21 @@ static int step_lock(struct pipeline *pl)
         const char *made = access(p->config_path, F_OK) == 0 ? p->config_path :
                            access(p->disk_path, F_OK) == 0 ? p->disk_path :
                            p->swap_path && access(p->swap_path, F_OK) == 0 ? p->swap_path : NULL;
+        const char *lvs[] = { p->disk_lv, p->swap_lv, NULL }, *lv = NULL;
+        char *lvname = NULL;
 
+        /* a volume may be there though inactive (no /dev entry) */
+        if (!made && p->lvm_vg) {
+            if ((r = lvs_existing(pl, p->lvm_vg, lvs, &lv)))
+                return r;
+            if (lv && asprintf(&lvname, "logical volume %s/%s", p->lvm_vg, lv) < 0)
+                return nomem(pl);
+            made = lvname;
+        }
         if (made) {
             diag_error(pl->d, NULL, 0, 0, "guest `%s' exists: %s (--force replaces it)",
                        p->hostname, made);
+            free(lvname);
             return -EEXIST;
         }
     }
@@ -458,10 +752,22 @@ static int step_storage(struct pipeline *pl)
         diag_error(pl->d, NULL, 0, 0, "cannot chmod %s: %s", pl->workdir, strerror(errno));
         return r;
     }
-    if (!(pl->staging = paths_join(pl->workdir, "root")) ||
-        !(pl->new_disk = paths_join(pl->workdir, strrchr(p->disk_path, '/') + 1)) ||
-        (p->swap_path && !(pl->new_swap = paths_join(pl->workdir, "swap.img"))))
+    if (!(pl->staging = paths_join(pl->workdir, "root")))
         return nomem(pl);
+    if (p->lvm_vg) {
+        /* made aside, renamed into place with the config: an old guest's
+         * volumes stay whole until then */
+        if (asprintf(&pl->new_disk_lv, "%s.new-%ld", p->disk_lv, (long)getpid()) < 0 ||
+            (p->swap_path && asprintf(&pl->new_swap_lv, "%s.new-%ld", p->swap_lv,
+                                      (long)getpid()) < 0))
+            return nomem(pl);
+        if ((r = lv_make(pl, pl->new_disk_lv, p->size, &pl->new_disk)) ||
+            (p->swap_path && (r = lv_make(pl, pl->new_swap_lv, p->swap, &pl->new_swap))))
+            return r;
+    } else if (!(pl->new_disk = paths_join(pl->workdir, strrchr(p->disk_path, '/') + 1)) ||
+               (p->swap_path && !(pl->new_swap = paths_join(pl->workdir, "swap.img")))) {
+        return nomem(pl);
+    }
     if (pl->new_swap) {
         detail(pl, "swap image");
         r = image_make_swap(pl->new_swap, p->swap, "swap", pl->log_fd, pl->d);
@@ -737,6 +1043,10 @@ static char **hook_env(const struct plan *p, const struct opt_set *o)
     r = r ? r : env_add(&envp, &n, "VMKIT_DIR", dir);
     r = r ? r : env_add(&envp, &n, "VMKIT_OUTPUT", output);
     r = r ? r : env_add(&envp, &n, "VMKIT_INSTALL_SOURCE", p->install_source);
+    r = r ? r : env_add(&envp, &n, "VMKIT_LVM", p->lvm_vg && !p->lvm_pool ? p->lvm_vg : "");
+    r = r ? r : env_add(&envp, &n, "VMKIT_LVM_THIN", p->lvm_pool ? o->v[SLOT_LVM].value : "");
+    r = r ? r : env_add(&envp, &n, "VMKIT_TEMPLATE", p->env->template_name);
+    r = r ? r : env_add(&envp, &n, "VMKIT_PACKAGES", o->v[SLOT_PACKAGES].value);
     r = r ? r : env_add(&envp, &n, "VMKIT_CACHE", p->cache ? "1" : "0");
     r = r ? r : env_add(&envp, &n, "VMKIT_BOOT", p->boot ? "1" : "0");
     r = r ? r : env_add(&envp, &n, "VMKIT_HOOKS", o->v[SLOT_HOOKS].value);
@@ -1038,8 +1348,10 @@ static int build_partitioned(struct pipeline *pl, const char *raw)
 
     if (!done)
         return nomem(pl);
-    fd = open(raw, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 || ftruncate(fd, (off_t)l->disk_size) < 0) {
+    /* a logical volume is written as it is */
+    fd = p->lvm_vg ? open(raw, O_WRONLY | O_CLOEXEC)
+                   : open(raw, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || (!p->lvm_vg && ftruncate(fd, (off_t)l->disk_size) < 0)) {
         r = -errno;
         diag_error(pl->d, NULL, 0, 0, "cannot make %s: %s", raw, strerror(errno));
         if (fd >= 0)
@@ -1094,10 +1406,15 @@ static int build_partitioned(struct pipeline *pl, const char *raw)
         free(src);
     }
     if (!r && access(PART_GRUB_DIR "/boot.img", F_OK) == 0) {
+        /* a volume's /dev/VG/LV is a link, which GRUB's writer does not follow */
+        char *dev = p->lvm_vg ? realpath(raw, NULL) : NULL;
+
         detail(pl, "GRUB for BIOS boot (grub-mkimage, boot.img)");
-        r = partition_install_grub(l, raw, NULL, (boot ? boot : &l->v[l->root])->uuid,
+        r = partition_install_grub(l, dev ? dev : raw, NULL,
+                                   (boot ? boot : &l->v[l->root])->uuid,
                                    boot ? "/grub" : "/boot/grub", pl->workdir, pl->log_fd,
                                    pl->d);
+        free(dev);
     }
 out:
     free(done);
@@ -1119,7 +1436,7 @@ static int step_filesystem(struct pipeline *pl)
         r = image_build_fs(p->fs, pl->staging, "root", p->size,
                            !strcmp(p->fs, "ext4") ? p->dist.ext4_features : NULL, raw,
                            pl->workdir, pl->log_fd, pl->d);
-    if (r && p->partitioned)
+    if (r && p->partitioned && !p->lvm_vg)
         unlink(raw);
     if (!r && qcow2) {
         detail(pl, "qemu-img convert to qcow2");
@@ -1197,6 +1514,12 @@ static int move_aside_old(struct pipeline *pl, const char *bootdir)
             r = move_aside(pl, oldboot);
         if (!r && strcmp(old.config, p->config_path))
             r = move_aside(pl, old.config);
+        /* its volumes, where the new guest's are not */
+        if (!r && old.volume_group && (!p->lvm_vg || strcmp(old.volume_group, p->lvm_vg))) {
+            r = lv_aside(pl, old.volume_group, old.disk_lv);
+            if (!r && old.swap_lv)
+                r = lv_aside(pl, old.volume_group, old.swap_lv);
+        }
     }
     /* an unreadable record is replaced: nothing it names can be trusted */
     diag_dispose(&mine);
@@ -1277,10 +1600,19 @@ static int step_config(struct pipeline *pl)
         (r = move_aside(pl, bootdir)) || (r = move_aside(pl, p->config_path)))
         goto out;
 
-    /* images, kernel */
-    if ((r = mkdirs(pl, p->image_dir, 0755)) || (r = move_in(pl, pl->new_disk, p->disk_path)) ||
-        (pl->new_swap && (r = move_in(pl, pl->new_swap, p->swap_path))) ||
-        (pl->new_kernel && (r = mkdirs(pl, bootdir, 0755))) ||
+    /* volumes or images, kernel */
+    if (p->lvm_vg) {
+        if ((r = lv_aside(pl, p->lvm_vg, p->disk_lv)) ||
+            (r = lv_aside(pl, p->lvm_vg, p->swap_lv)) ||
+            (r = lv_move_in(pl, pl->new_disk_lv, p->disk_lv)) ||
+            (pl->new_swap_lv && (r = lv_move_in(pl, pl->new_swap_lv, p->swap_lv))))
+            goto out;
+    } else if ((r = mkdirs(pl, p->image_dir, 0755)) ||
+               (r = move_in(pl, pl->new_disk, p->disk_path)) ||
+               (pl->new_swap && (r = move_in(pl, pl->new_swap, p->swap_path)))) {
+        goto out;
+    }
+    if ((pl->new_kernel && (r = mkdirs(pl, bootdir, 0755))) ||
         (pl->new_kernel && (r = move_in(pl, pl->new_kernel, p->kernel_path))) ||
         (pl->new_ramdisk && (r = move_in(pl, pl->new_ramdisk, p->ramdisk_path))))
         goto out;
@@ -1522,6 +1854,13 @@ int pipeline_run(const struct pipeline_args *a, struct pipeline_result *res, str
                 diag_warn(d, NULL, 0, 0, "cannot remove %s (the replaced guest's): %s",
                           pl.aside[i], strerror(-e));
         }
+        for (size_t i = 0; i < pl.nlv_aside; i++) {
+            struct lv_op *op = pl.lv_aside[i];
+
+            if (lvm_remove(op->vg, op->name, pl.log_fd, d))
+                diag_warn(d, NULL, 0, 0, "cannot remove %s/%s (the replaced guest's)", op->vg,
+                          op->name);
+        }
         unlock(&pl);
         journal_dispose(&pl.j);
     }
@@ -1534,6 +1873,14 @@ int pipeline_run(const struct pipeline_args *a, struct pipeline_result *res, str
     for (size_t i = 0; i < pl.naside; i++)
         free(pl.aside[i]);
     free(pl.aside);
+    for (size_t i = 0; i < pl.nlv_ops; i++)
+        lv_op_free(pl.lv_ops[i]);
+    free(pl.lv_ops);
+    for (size_t i = 0; i < pl.nlv_aside; i++)
+        lv_op_free(pl.lv_aside[i]);
+    free(pl.lv_aside);
+    free(pl.new_disk_lv);
+    free(pl.new_swap_lv);
     free(pl.workdir);
     free(pl.staging);
     free(pl.new_disk);

@@ -18,6 +18,7 @@
 #include "cfg.h"
 #include "check.h"
 #include "hooks.h"
+#include "lvm.h"
 #include "paths.h"
 #include "plan.h"
 #include "proc.h"
@@ -67,6 +68,10 @@ void plan_dispose(struct plan *p)
     free(p->image_dir);
     free(p->disk_path);
     free(p->swap_path);
+    free(p->lvm_vg);
+    free(p->lvm_pool);
+    free(p->disk_lv);
+    free(p->swap_lv);
     free(p->ssh_key);
     free(p->ip);
     free(p->gateway);
@@ -510,6 +515,60 @@ check:
         NOMEM(c);
 }
 
+/* A Debian package name, as the install takes it: [a-z0-9][a-z0-9+.-]+,
+ * optionally :ARCH. */
+static int debian_package_ok(const char *s)
+{
+    size_t n = strcspn(s, ":");
+
+    if (n < 2 || n > 128 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '+' || s[i] == '-' || s[i] == '.'))
+            return 0;
+    return !s[n] || (s[n + 1] && strspn(s + n + 1, "abcdefghijklmnopqrstuvwxyz0123456789-") ==
+                                 strlen(s + n + 1));
+}
+
+/* --packages: added to the install's set (and so to the cache key). */
+static void resolve_extra_packages(struct ctx *c)
+{
+    const char *list = val(c->o, SLOT_PACKAGES), *m = c->p->install_method;
+    bool debian = c->p->dist.family && strcmp(c->p->dist.family, "redhat");
+
+    if (!list || !m)
+        return;
+    if (!strcmp(m, "tar") || !strcmp(m, "copy")) {
+        options_error(c->d, c->o, SLOT_PACKAGES, "needs a package install method"
+                      " (mmdebstrap, debootstrap or rpm); --install-method %s installs none", m);
+        c->usage = 1;
+        return;
+    }
+    for (const char *p = list; *p;) {
+        size_t k;
+        char *name;
+
+        p += strspn(p, ", \t");
+        if (!(k = strcspn(p, ", \t")))
+            break;
+        if (!(name = strndup(p, k))) {
+            NOMEM(c);
+            return;
+        }
+        p += k;
+        if (debian && !debian_package_ok(name)) {
+            options_error(c->d, c->o, SLOT_PACKAGES, "`%s' is not a %s package name"
+                          " (lower-case letters, digits, `+', `-' and `.', and an optional"
+                          " :ARCH)", name, family_title(c->p->dist.family));
+            c->usage = 1;
+        } else if (!strv_has(c->p->packages, name) && strv_add(&c->p->packages, name)) {
+            NOMEM(c);
+        }
+        free(name);
+    }
+}
+
 static void resolve_packages(struct ctx *c, int fs)
 {
     const struct dist *dist = &c->p->dist;
@@ -526,6 +585,7 @@ static void resolve_packages(struct ctx *c, int fs)
         bad |= strv_add(&c->p->packages, fs_packages[fs]);
     if (bad)
         NOMEM(c);
+    resolve_extra_packages(c);
 }
 
 /* ---- storage and machine ---- */
@@ -551,6 +611,7 @@ static int resolve_storage(struct ctx *c)
     const struct opt_value *sw = &c->o->v[SLOT_SWAP];
     const char *dir = val(c->o, SLOT_DIR), *fs = val(c->o, SLOT_FS);
     const char *fmt = val(c->o, SLOT_IMAGE_FORMAT);
+    const struct opt_value *lvm = &c->o->v[SLOT_LVM];
     int fsi = 0;
 
     if (!dir)
@@ -572,10 +633,65 @@ static int resolve_storage(struct ctx *c)
         NOMEM(c);
         return fsi;
     }
-    c->p->disk_path = paths_join(c->p->image_dir, !strcmp(c->p->image_format, "qcow2")
-                                 ? "disk.qcow2" : "disk.img");
-    if (c->p->swap)
-        c->p->swap_path = paths_join(c->p->image_dir, "swap.img");
+    /* --lvm against --dir or qcow2: the later layer wins (provision.conf's
+     * lvm = vg0 gives way to --dir on the command line, and the other way
+     * round); both on one layer is an error, below */
+    const struct opt_value *fv = &c->o->v[SLOT_IMAGE_FORMAT], *dv = &c->o->v[SLOT_DIR];
+    bool use_lvm = lvm->value && !lvm->bad && !(dv->value && dv->layer > lvm->layer) &&
+                   !(fmt && !strcmp(fmt, "qcow2") && fv->layer > lvm->layer);
+
+    if (use_lvm) {
+        struct plan *p = c->p;
+        const char *why;
+        int r;
+
+        if (!strcmp(lvm->by->name, "lvm-thin"))
+            r = lvm_split_pool(lvm->value, &p->lvm_vg, &p->lvm_pool, &why);
+        else
+            r = (p->lvm_vg = strdup(lvm->value)) ? 0 : -ENOMEM;
+        if (r == -ENOMEM || asprintf(&p->disk_lv, "%s-disk", p->hostname) < 0 ||
+            asprintf(&p->swap_lv, "%s-swap", p->hostname) < 0) {
+            NOMEM(c);
+            return fsi;
+        }
+        if (r) {
+            options_error(c->d, c->o, SLOT_LVM, "%s", why);
+            c->usage = 1;
+            return fsi;
+        }
+        char longest[160];
+
+        if (fmt && !strcmp(fmt, "qcow2") && fv->layer >= lvm->layer) {
+            options_error(c->d, c->o, SLOT_IMAGE_FORMAT, "qcow2 is a file format: a guest on"
+                          " --%s is raw on its volume", lvm->by->name);
+            c->usage = 1;
+        }
+        c->p->image_format = "raw";
+        if (dv->value && dv->layer >= lvm->layer) {
+            options_error(c->d, c->o, SLOT_DIR, "the disks go on volumes (--%s), not in"
+                          " files under a directory: give one of the two", lvm->by->name);
+            c->usage = 1;
+        }
+        snprintf(longest, sizeof longest, "%s%s", p->disk_lv, LVM_SNAP_SUFFIX);
+        if (!lvm_name_ok(p->disk_lv, &why)) {
+            diag_error(c->d, NULL, 0, 0, "--hostname: `%s' cannot name logical volumes"
+                       " (%s): %s", p->hostname, p->disk_lv, why);
+            c->usage = 1;
+        } else if (lvm_dm_name_len(p->lvm_vg, longest) > LVM_DM_NAME_MAX) {
+            diag_error(c->d, NULL, 0, 0, "--hostname: `%s' is too long for volumes of %s:"
+                       " device-mapper names %s-%s%s would pass %d characters", p->hostname,
+                       p->lvm_vg, p->lvm_vg, p->disk_lv, LVM_SNAP_SUFFIX, LVM_DM_NAME_MAX);
+            c->usage = 1;
+        }
+        c->p->disk_path = lvm_path(p->lvm_vg, p->disk_lv);
+        if (c->p->swap)
+            c->p->swap_path = lvm_path(p->lvm_vg, p->swap_lv);
+    } else {
+        c->p->disk_path = paths_join(c->p->image_dir, !strcmp(c->p->image_format, "qcow2")
+                                     ? "disk.qcow2" : "disk.img");
+        if (c->p->swap)
+            c->p->swap_path = paths_join(c->p->image_dir, "swap.img");
+    }
     if (!c->p->disk_path || (c->p->swap && !c->p->swap_path)) {
         NOMEM(c);
         return fsi;
@@ -1006,6 +1122,7 @@ char *plan_describe(const struct plan *p)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     bool debootstrap;
+    const char *how;
 
     if (!f)
         return NULL;
@@ -1018,6 +1135,8 @@ char *plan_describe(const struct plan *p)
     fprintf(f, "validate: %s: %s %s (%s, from %s); settings from %s%s",
             p->hostname, p->dist.name, p->arch, p->dist.family, p->dist_origin,
             env->provision_conf, env->provision_conf_read ? "" : " (absent)");
+    if (env->template_name)
+        fprintf(f, ", template %s (%s)", env->template_name, env->template_file);
     for (size_t i = 0; i < env->nconfigs; i++)
         fprintf(f, ", %s", env->configs[i]);
     fprintf(f, ", then the command line\n");
@@ -1026,8 +1145,14 @@ char *plan_describe(const struct plan *p)
     fprintf(f, "lock: %s (one provisioning of %s at a time)\n", p->lock_path, p->hostname);
 
     /* storage */
+    if (p->lvm_vg && p->lvm_pool)
+        fprintf(f, "storage: thin volumes in %s/%s (lvm); ", p->lvm_vg, p->lvm_pool);
+    else if (p->lvm_vg)
+        fprintf(f, "storage: logical volumes in %s (lvm); ", p->lvm_vg);
+    else
+        fprintf(f, "storage: ");
     if (p->partitioned) {
-        fprintf(f, "storage: disk %s (%s, %s, %s partition table%s)", p->disk_path,
+        fprintf(f, "disk %s (%s, %s, %s partition table%s)", p->disk_path,
                 p->image_format, sz, p->layout.table,
                 p->disk_exists ? "; exists, --force replaces it" : "");
         if (p->layout.bios_boot)
@@ -1041,7 +1166,7 @@ char *plan_describe(const struct plan *p)
                     e->mountpoint ? e->mountpoint : "swap", e->uuid);
         }
     } else {
-        fprintf(f, "storage: root %s (%s, %s, %s labelled root%s)", p->disk_path,
+        fprintf(f, "root %s (%s, %s, %s labelled root%s)", p->disk_path,
                 p->image_format, sz, p->fs,
                 p->disk_exists ? "; exists, --force replaces it" : "");
     }
@@ -1135,15 +1260,15 @@ char *plan_describe(const struct plan *p)
     }
 
     /* filesystem */
+    how = !strcmp(p->image_format, "qcow2") ? " (via raw, then qemu-img convert)"
+          : p->lvm_vg ? " (written on the volume, never mounted)" : " (sparse)";
     if (p->partitioned) {
         fprintf(f, "filesystem: %zu file system%s built into %s partitions (mke2fs -E"
                 " offset=), %s%s\n", p->layout.n, p->layout.n == 1 ? "" : "s",
-                p->layout.table, p->disk_path, !strcmp(p->image_format, "qcow2")
-                ? " (via raw, then qemu-img convert)" : " (sparse)");
+                p->layout.table, p->disk_path, how);
     } else {
         fprintf(f, "filesystem: %s labelled root from the guest root, %s, into %s%s\n", p->fs,
-                sz, p->disk_path, !strcmp(p->image_format, "qcow2")
-                ? " (via raw, then qemu-img convert)" : " (sparse)");
+                sz, p->disk_path, how);
     }
 
     /* config */

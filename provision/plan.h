@@ -30,6 +30,8 @@ struct plan_env {
     const char *confdir, *libdir, *cachedir, *rundir;
     const char *provision_conf;     /* its path */
     bool provision_conf_read;       /* false: it was absent */
+    const char *template_name;      /* --template NAME applied; NULL: none */
+    const char *template_file;      /* its file */
     const char *const *configs;     /* --config files, in order */
     size_t nconfigs;
 };
@@ -69,6 +71,8 @@ struct plan {
     char **packages;                /* the whole install set, NULL-terminated */
     char *image_dir;                /* DIR/domains/NAME */
     char *disk_path, *swap_path;    /* swap_path NULL: no swap */
+    char *lvm_vg, *lvm_pool;        /* --lvm VG, --lvm-thin VG/POOL; NULL: files */
+    char *disk_lv, *swap_lv;        /* NAME-disk, NAME-swap (with --lvm) */
     bool disk_exists, swap_exists, config_exists;
     uint64_t size, swap;            /* bytes */
     const char *fs, *image_format;  /* static */

@@ -12,6 +12,7 @@
 
 #include "domain.h"
 #include "fileio.h"
+#include "lvm.h"
 #include "paths.h"
 #include "registry.h"
 
@@ -28,6 +29,7 @@ void registry_entry_dispose(struct registry_entry *e)
         &e->record_dir, &e->record_path, &e->name, &e->dist, &e->arch, &e->install_method,
         &e->fs, &e->uuid, &e->config, &e->image_dir, &e->disk, &e->disk_format, &e->swap,
         &e->kernel, &e->ramdisk, &e->network, &e->address, &e->mac, &e->bridge,
+        &e->volume_group, &e->thin_pool, &e->disk_lv, &e->swap_lv,
     };
 
     for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
@@ -74,6 +76,12 @@ int registry_entry_from_plan(struct registry_entry *e, const struct plan *p)
     r = r ? r : dup_to(&e->disk, p->disk_path);
     r = r ? r : dup_to(&e->disk_format, p->image_format);
     r = r ? r : dup_to(&e->swap, p->swap_path);
+    r = r ? r : dup_to(&e->volume_group, p->lvm_vg);
+    r = r ? r : dup_to(&e->thin_pool, p->lvm_pool);
+    if (p->lvm_vg) {
+        r = r ? r : dup_to(&e->disk_lv, p->disk_lv);
+        r = r ? r : dup_to(&e->swap_lv, p->swap_path ? p->swap_lv : NULL);
+    }
     r = r ? r : dup_to(&e->kernel, p->kernel_path);
     r = r ? r : dup_to(&e->ramdisk, p->ramdisk_path);
     r = r ? r : dup_to(&e->network, p->network);
@@ -121,6 +129,12 @@ char *registry_entry_json(const struct registry_entry *e)
     r = r ? r : add_str(o, "fs", e->fs);
     r = r ? r : json_object_object_add(o, "size", json_object_new_int64((int64_t)e->size));
     r = r ? r : add_str(o, "swap", e->swap);
+    if (e->volume_group) {
+        r = r ? r : add_str(o, "volume_group", e->volume_group);
+        r = r ? r : add_str(o, "thin_pool", e->thin_pool);
+        r = r ? r : add_str(o, "disk_lv", e->disk_lv);
+        r = r ? r : add_str(o, "swap_lv", e->swap_lv);
+    }
     r = r ? r : json_object_object_add(o, "swap_size",
                                        json_object_new_int64((int64_t)e->swap_size));
     r = r ? r : add_str(o, "kernel", e->kernel);
@@ -199,6 +213,23 @@ int registry_read(const char *path, struct registry_entry *e, struct diag *d)
     r = r ? r : get_str(o, "disk_format", true, false, &e->disk_format, path, d);
     r = r ? r : get_str(o, "fs", true, false, &e->fs, path, d);
     r = r ? r : get_str(o, "swap", true, true, &e->swap, path, d);
+    r = r ? r : get_str(o, "volume_group", true, false, &e->volume_group, path, d);
+    r = r ? r : get_str(o, "thin_pool", true, false, &e->thin_pool, path, d);
+    r = r ? r : get_str(o, "disk_lv", true, false, &e->disk_lv, path, d);
+    r = r ? r : get_str(o, "swap_lv", true, false, &e->swap_lv, path, d);
+    if (!r && (e->volume_group || e->thin_pool || e->disk_lv || e->swap_lv)) {
+        const char *why = NULL, *bad = NULL;
+        const char *names[] = { e->volume_group, e->disk_lv, e->thin_pool, e->swap_lv };
+
+        for (int i = 0; i < 4 && !bad; i++)
+            if ((i < 2 || names[i]) && !lvm_name_ok(names[i], &why))
+                bad = i == 0 ? "volume_group" : i == 1 ? "disk_lv" : i == 2 ? "thin_pool"
+                                                                          : "swap_lv";
+        if (bad) {
+            diag_error(d, path, 0, 0, "`%s' is not a volume name: %s", bad, why);
+            r = -EINVAL;
+        }
+    }
     r = r ? r : get_str(o, "kernel", true, true, &e->kernel, path, d);
     r = r ? r : get_str(o, "ramdisk", true, true, &e->ramdisk, path, d);
     r = r ? r : get_str(o, "network", true, false, &e->network, path, d);

@@ -24,6 +24,9 @@ struct registry_entry {
     char *disk, *disk_format;
     uint64_t size;
     char *swap;             /* NULL: none */
+    char *volume_group;     /* --lvm: the disks are volumes of it; NULL: files */
+    char *thin_pool;        /* --lvm-thin: the pool; NULL: linear or files */
+    char *disk_lv, *swap_lv;    /* NAME-disk, NAME-swap (swap_lv NULL: none) */
     uint64_t swap_size;
     char *kernel, *ramdisk;
     char *network;          /* bridge, user, none */

@@ -18,6 +18,7 @@ struct parser {
     struct settings *s;
     int nomem;
     int bad;
+    int skip;       /* after a bad section header: settings belong to none */
 };
 
 static bool is_blank(char c)
@@ -82,8 +83,14 @@ static void add_entry(struct parser *p, char *key, char *value, int line,
                       int col, int value_col)
 {
     struct settings_section *sec = &p->s->sections[p->s->nsections - 1];
-    struct settings_entry *v = realloc(sec->entries, (sec->nentries + 1) * sizeof(*v));
+    struct settings_entry *v;
 
+    if (p->skip) {
+        free(key);
+        free(value);
+        return;
+    }
+    v = realloc(sec->entries, (sec->nentries + 1) * sizeof(*v));
     if (!v) {
         free(key);
         free(value);
@@ -110,6 +117,7 @@ static void parse_section(struct parser *p, const char *l, const char *c,
     const char *open = c, *close, *a, *b;
     char *name;
 
+    p->skip = 1;        /* until the header is found good */
     close = memchr(c, ']', (size_t)(end - c));
     if (!close) {
         error_at(p, lineno, (int)(open - l) + 1, "expected `[NAME]'");
@@ -155,7 +163,8 @@ static void parse_section(struct parser *p, const char *l, const char *c,
         p->nomem = 1;
         return;
     }
-    add_section(p, name, lineno, (int)(open - l) + 1);
+    if (add_section(p, name, lineno, (int)(open - l) + 1))
+        p->skip = 0;
 }
 
 /* Parses a quoted value starting at the quote c.  Returns the new string
@@ -278,6 +287,12 @@ static void parse_assignment(struct parser *p, const char *l, const char *c,
 int settings_parse(const char *source, const char *text, size_t len,
                    struct settings **s_r, struct diag *d)
 {
+    return settings_parse_flags(source, text, len, 0, s_r, d);
+}
+
+int settings_parse_flags(const char *source, const char *text, size_t len,
+                         unsigned flags, struct settings **s_r, struct diag *d)
+{
     struct parser p = { .source = source, .d = d };
     const char *t = text, *end = text + len;
     int lineno = 0, r;
@@ -326,6 +341,10 @@ int settings_parse(const char *source, const char *text, size_t len,
     else
         r = 0;
 out:
+    if (r == -EINVAL && (flags & SETTINGS_PARTIAL)) {
+        *s_r = p.s;
+        return r;
+    }
     if (r) {
         settings_free(p.s);
         return r;
@@ -347,7 +366,7 @@ int settings_read_file(const char *path, unsigned flags, struct settings **s_r,
                           &buf, &len, d);
     if (r)
         return r;
-    r = settings_parse(path, buf, len, s_r, d);
+    r = settings_parse_flags(path, buf, len, flags & SETTINGS_PARTIAL, s_r, d);
     free(buf);
     return r;
 }

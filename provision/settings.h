@@ -59,13 +59,26 @@ struct settings {
 int settings_parse(const char *source, const char *text, size_t len,
                    struct settings **s_r, struct diag *d);
 
-/* settings_read_file flags */
+/* settings_read_file and settings_parse_flags flags */
 #define SETTINGS_MISSING_OK 0x1     /* absent file: -ENOENT, nothing recorded */
+#define SETTINGS_PARTIAL    0x2     /* -EINVAL still sets *s_r: what could be read */
+
+/*
+ * settings_parse with flags.  With SETTINGS_PARTIAL, a file with errors
+ * still gives *s_r (after -EINVAL), holding every line that parsed: a
+ * bad line is left out, and so are the settings after a bad or repeated
+ * section header, up to the next good one (they belong to no section).
+ * A fleet file is read so, for its other errors to be reported at once.
+ * The caller frees *s_r whatever it returns.
+ */
+int settings_parse_flags(const char *source, const char *text, size_t len,
+                         unsigned flags, struct settings **s_r, struct diag *d);
 
 /*
  * Reads and parses the regular file at path (messages name it as given).
  * Errors as for settings_parse, plus -errno (recorded) when the file
- * cannot be read, -EFBIG when it is larger than SETTINGS_MAX_SIZE.
+ * cannot be read, -EFBIG when it is larger than SETTINGS_MAX_SIZE.  With
+ * SETTINGS_PARTIAL, -EINVAL sets *s_r as settings_parse_flags says.
  */
 int settings_read_file(const char *path, unsigned flags, struct settings **s_r,
                        struct diag *d);
