@@ -1044,14 +1044,14 @@ check $? "90-yum-clean: nothing is removed through a link out of the root"
 
 # ---- roles ------------------------------------------------------------------
 
-for role in minimal ssh udev sudo; do
+for role in minimal ssh udev sudo web; do
     [ -d "hooks/roles/$role" ]
     check $? "role $role exists"
 done
 pk() { sed 's/#.*//' "hooks/roles/$1/packages" | tr -s ' \t' '\n' | grep . | tr '\n' ' '; }
 [ "$(pk ssh)" = "openssh-server " ] && [ "$(pk udev)" = "udev " ] &&
-    [ "$(pk sudo)" = "sudo " ] && [ -z "$(pk minimal)" ]
-check $? "roles' packages: ssh openssh-server, udev udev, sudo sudo, minimal none"
+    [ "$(pk sudo)" = "sudo " ] && [ -z "$(pk minimal)" ] && [ -z "$(pk web)" ]
+check $? "roles' packages: ssh openssh-server, udev udev, sudo sudo, minimal and web none"
 
 r=$(newroot)
 hook 60-minimal-dpkg "$r"
@@ -1081,6 +1081,37 @@ twice 60-ssh-root-login "$r"
 check $? "role ssh: without an Include, sshd_config itself says it first" || show
 rm -f "$r/usr/sbin/sshd"
 fails 60-ssh-root-login "$r" "openssh-server is not installed"
+
+# role web: a busybox root with a fake systemctl as in 60-services' test
+r=$(busybox_root)
+mkdir -p "$r/lib/systemd/system" "$r/usr/lib/systemd/system"
+cat > "$r/usr/bin/systemctl" << 'EOF'
+#!/bin/sh
+w=/etc/systemd/system/multi-user.target.wants
+case $1 in
+is-enabled) [ "$2" = --quiet ] && shift; [ -L "$w/$2" ] ;;
+enable) echo "enable $2" >> /var/log/systemctl.calls
+    mkdir -p $w && ln -s "/lib/systemd/system/$2" "$w/$2" ;;
+*) exit 2 ;;
+esac
+EOF
+chmod +x "$r/usr/bin/systemctl"
+fails 60-web-server "$r" "no web server is installed in the guest"
+printf '[Install]\nWantedBy=multi-user.target\n' > "$r/lib/systemd/system/nginx.service"
+hook 60-web-server "$r"
+[ "$rc" -eq 0 ] && [ "$(cat "$r/var/log/systemctl.calls")" = "enable nginx.service" ] &&
+    [ -L "$r/etc/systemd/system/multi-user.target.wants/nginx.service" ]
+check $? "role web: nginx.service enabled with the guest's systemctl" || show
+twice 60-web-server "$r"
+[ "$(wc -l < "$r/var/log/systemctl.calls")" -eq 1 ]
+check $? "role web: an enabled server is left alone"
+rm -f "$r/lib/systemd/system/nginx.service" "$r/etc/systemd/system/multi-user.target.wants/nginx.service"
+printf '[Install]\nWantedBy=multi-user.target\n' > "$r/usr/lib/systemd/system/httpd.service"
+hook 60-web-server "$r"
+[ "$rc" -eq 0 ] && [ "$(tail -n 1 "$r/var/log/systemctl.calls")" = "enable httpd.service" ]
+check $? "role web: the Red Hat family's httpd.service (in /usr/lib) too" || show
+rm -f "$r/usr/bin/systemctl"
+fails 60-web-server "$r" "the guest has no systemctl"
 
 # ---- 80-grub-cfg ------------------------------------------------------------
 

@@ -237,8 +237,8 @@ bad "missing --hooks dir" '^vm-provision: error: --hooks: /nonexistent/hooks: No
     --hostname web1 --hooks /nonexistent/hooks --dry-run
 bad "ssh key that is not one" '^vm-provision: error: --ssh-key: .*expected an ssh public key' \
     --hostname web1 --ssh-key "$cap/root.tar" --dry-run
-bad "unknown role" '^vm-provision: error: --role: unknown role `web'"'"'' \
-    --hostname web1 --role web --dry-run
+bad "unknown role" '^vm-provision: error: --role: unknown role `mail'"'"'' \
+    --hostname web1 --role mail --dry-run
 bad "unknown option" '^vm-provision: error: unknown option `--sise' --hostname web1 --sise=4G --dry-run
 bad "option without its value" '^vm-provision: error: --size: needs a value' --hostname web1 --size
 bad "stray argument" '^vm-provision: error: unexpected argument `web2'"'"'' --hostname web1 web2 --dry-run
