@@ -1,5 +1,5 @@
 #!/bin/sh
-# timeout: 900
+# timeout: 2400
 # LVM, where it can run: this machine's kernel has no device-mapper, so
 # the LVM suites run inside the vmkit test host (tests/lib/testhost), a
 # bookworm guest made by vm-provision with lvm2 in it, booted here under
@@ -27,7 +27,7 @@
 . tests/lib/tap.sh
 check() { ok "$1" "$2"; return "$1"; }
 
-SUITES="lvm-inner.sh"
+SUITES="lvm-inner.sh lvm-provision.sh"
 
 if [ "$(id -u)" != 0 ]; then
     echo "1..0 # SKIP needs root (vm-provision builds the test host; vmctl create)"
@@ -98,7 +98,7 @@ script() {
         'send mkdir -p /run/vmkit-payload && mount -o ro /dev/vdb /run/vmkit-payload && echo PAYLOAD-$((40+2))\r' \
         'expect PAYLOAD-42'
     for s in $SUITES; do
-        printf '%s\n' 'timeout 480' \
+        printf '%s\n' 'timeout 1500' \
             "send sh /run/vmkit-payload/usr/local/share/vmkit-tests/run-inner $s /dev/vdc\\r" \
             'expect @@VMKIT-INNER-END rc=\d+@@'
     done
