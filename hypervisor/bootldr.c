@@ -702,6 +702,8 @@ static int try_fs(struct reader *r, uint64_t offset, uint64_t size, const struct
     errcode_t e;
     int ret;
 
+    /* libext2fs's messages, not "Unknown code ext2 N" (idempotent) */
+    initialize_ext2_error_table();
     setwhy(name, sizeof(name), "fd:%d:%" PRIu64 ":%" PRIu64, r->disk_fd, offset, size);
     e = ext2fs_open2(name, NULL, EXT2_FLAG_64BITS | EXT2_FLAG_IGNORE_CSUM_ERRORS, 0, 0,
                      &fdio_manager, &r->fs);
