@@ -644,8 +644,12 @@ static void guest_error(struct ctx *c, const char *path, const char *fmt, ...)
 
 static int nomem(struct ctx *c)
 {
-    diag_error(c->d, c->root->name, 0, 0, "cannot personalise the guest: %s",
-               strerror(ENOMEM));
+    const char *name = c->root->name ? c->root->name : "";
+    size_t n = strlen(name);
+
+    /* an image root's name ends in `:' (IMAGE:/etc/shadow): not here */
+    diag_error(c->d, NULL, 0, 0, "%.*s: cannot personalise the guest: %s",
+               (int)(n && name[n - 1] == ':' ? n - 1 : n), name, strerror(ENOMEM));
     return -ENOMEM;
 }
 
