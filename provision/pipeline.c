@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -26,6 +25,7 @@
 #include "install.h"
 #include "journal.h"
 #include "lvm.h"
+#include "namelock.h"
 #include "partition.h"
 #include "paths.h"
 #include "pipeline.h"
@@ -604,11 +604,8 @@ static int unlock(void *arg)
 {
     struct pipeline *pl = arg;
 
-    if (pl->lock_fd >= 0) {
-        unlink(pl->p->lock_path);       /* before the lock goes: see take_lock */
-        close(pl->lock_fd);
-        pl->lock_fd = -1;
-    }
+    namelock_drop(pl->lock_fd, pl->p->lock_path);
+    pl->lock_fd = -1;
     return 0;
 }
 
@@ -639,39 +636,13 @@ static int step_lock(struct pipeline *pl)
     if (r)
         return r == -ENOMEM ? nomem(pl) : r;
 
-    /* The lock file is removed by its holder before it unlocks, so a
-     * locker that opened the old file finds, after its flock, that the
-     * path names another file (or none) and tries again. */
-    for (int tries = 0;; tries++) {
-        struct stat a, b;
-        int fd = open(p->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    {
+        char what[160];
 
-        if (fd < 0) {
-            r = -errno;
-            diag_error(pl->d, NULL, 0, 0, "cannot open %s: %s", p->lock_path, strerror(errno));
+        snprintf(what, sizeof what, "making %s", p->hostname);
+        if ((r = namelock_take(p->lock_path, what, pl->d)) < 0)
             return r;
-        }
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-            r = -errno;
-            close(fd);
-            if (r == -EWOULDBLOCK) {
-                diag_error(pl->d, NULL, 0, 0, "another vm-provision is making %s now (%s is"
-                           " locked); nothing was changed", p->hostname, p->lock_path);
-                return -EBUSY;
-            }
-            diag_error(pl->d, NULL, 0, 0, "cannot lock %s: %s", p->lock_path, strerror(-r));
-            return r;
-        }
-        if (fstat(fd, &a) == 0 && stat(p->lock_path, &b) == 0 && a.st_ino == b.st_ino &&
-            a.st_dev == b.st_dev) {
-            pl->lock_fd = fd;
-            break;
-        }
-        close(fd);
-        if (tries > 100) {
-            diag_error(pl->d, NULL, 0, 0, "cannot lock %s: it keeps changing", p->lock_path);
-            return -EBUSY;
-        }
+        pl->lock_fd = r;
     }
     if (journal_add_call(&pl->j, unlock, pl, p->lock_path) < 0) {
         unlock(pl);

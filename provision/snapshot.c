@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -16,6 +15,7 @@
 #include "check.h"
 #include "domstate.h"
 #include "lvm.h"
+#include "namelock.h"
 #include "paths.h"
 #include "proc.h"
 #include "registry.h"
@@ -88,68 +88,45 @@ static bool is_running(const char *name, bool *paused_r)
 }
 
 /*
- * The name's provisioning lock, as the pipeline takes it (the holder
- * removes the file before it unlocks, so a path that names another file
- * after the flock means try again): no vm-provision makes or replaces the
- * guest while its disk is snapshotted.  The fd, or -1 after saying why.
+ * The name's lock (namelock.h): no vm-provision makes or replaces the
+ * guest while its disk is snapshotted.  The fd, or -1 after saying why;
+ * *path_r the lock's path.
  */
 static int take_lock(const char *prog, const char *name, char **path_r)
 {
-    char *dir = NULL, *path = NULL;
+    char *dir = NULL;
+    struct diag d;
     int fd = -1;
 
     *path_r = NULL;
+    diag_init(&d);
     if (asprintf(&dir, "%s/provision", paths_root(PATHS_RUN)) < 0 ||
-        asprintf(&path, "%s/%s.lock", dir, name) < 0) {
+        asprintf(path_r, "%s/%s.lock", dir, name) < 0) {
         fprintf(stderr, "%s: out of memory\n", prog);
-        goto fail;
-    }
-    if (mkdir(paths_root(PATHS_RUN), 0755) < 0 && errno != EEXIST) {
-        fprintf(stderr, "%s: cannot create %s: %s\n", prog, paths_root(PATHS_RUN),
-                strerror(errno));
-        goto fail;
-    }
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        *path_r = NULL;
+    } else if ((mkdir(paths_root(PATHS_RUN), 0755) < 0 && errno != EEXIST) ||
+               (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
         fprintf(stderr, "%s: cannot create %s: %s\n", prog, dir, strerror(errno));
-        goto fail;
-    }
-    for (int tries = 0; tries < 100; tries++) {
-        struct stat a, b;
+    } else {
+        char what[128];
 
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-            fprintf(stderr, "%s: cannot open %s: %s\n", prog, path, strerror(errno));
-            goto fail;
-        }
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-            fprintf(stderr, "%s: %s is being provisioned now (%s is locked)\n", prog, name,
-                    path);
-            goto fail;
-        }
-        if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
-            a.st_dev == b.st_dev) {
-            free(dir);
-            *path_r = path;
-            return fd;
-        }
-        close(fd);
-        fd = -1;
+        snprintf(what, sizeof what, "working on %s", name);
+        fd = namelock_take(*path_r, what, &d);
+        diag_print(&d, stderr, prog);
     }
-    fprintf(stderr, "%s: cannot lock %s: it keeps changing\n", prog, path);
-fail:
-    if (fd >= 0)
-        close(fd);
+    diag_dispose(&d);
     free(dir);
-    free(path);
-    return -1;
+    if (fd < 0) {
+        free(*path_r);
+        *path_r = NULL;
+        return -1;
+    }
+    return fd;
 }
 
 static void drop_lock(int fd, char *path)
 {
-    if (fd >= 0) {
-        unlink(path);           /* before the lock goes: see take_lock */
-        close(fd);
-    }
+    namelock_drop(fd, path);
     free(path);
 }
 
