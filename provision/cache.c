@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,6 +27,11 @@
  * gets), so that entries made the old way are no longer found.
  */
 #define KEY_VERSION "vmkit-base-root 1"
+
+/* The same for golden images: change it whenever how an image is made
+ * from its cache_golden_id changes (mkfs's other options, the hooks'
+ * fixed environment, what is copied in). */
+#define GOLDEN_KEY_VERSION "vmkit-golden 1"
 
 #define TEMP_MAX_AGE    3600    /* s: older temporaries are a dead process's */
 
@@ -76,13 +82,25 @@ static int put_str(EVP_MD_CTX *c, const char *name, const char *s)
     return put(c, name, s ? s : "", s ? strlen(s) : 0);
 }
 
-/* Hashes the list v sorted, without duplicates, as NAME-count then items. */
+/* Hashes the n items of v, in order, as NAME-count then items. */
+static int put_list(EVP_MD_CTX *c, const char *name, char *const *v, size_t n)
+{
+    char count[32];
+    int r;
+
+    snprintf(count, sizeof count, "%zu", n);
+    r = put_str(c, name, count);
+    for (size_t i = 0; !r && i < n; i++)
+        r = put_str(c, "item", v[i]);
+    return r;
+}
+
+/* Hashes the list v sorted, without duplicates (put_list). */
 static int put_set(EVP_MD_CTX *c, const char *name, char *const *v)
 {
     size_t n = 0, kept = 0;
-    const char **s;
-    char count[32];
-    int r = 0;
+    char **s;
+    int r;
 
     while (v && v[n])
         n++;
@@ -94,11 +112,26 @@ static int put_set(EVP_MD_CTX *c, const char *name, char *const *v)
     for (size_t i = 0; i < n; i++)
         if (i == 0 || strcmp(s[i], s[i - 1]) != 0)
             s[kept++] = s[i];
-    snprintf(count, sizeof count, "%zu", kept);
-    r = put_str(c, name, count);
-    for (size_t i = 0; !r && i < kept; i++)
-        r = put_str(c, "item", s[i]);
+    r = put_list(c, name, s, kept);
     free(s);
+    return r;
+}
+
+/* Hashes one hook, the regular file at path with mode: its name (not
+ * where it is), its executable bits, its content. */
+static int put_hook(EVP_MD_CTX *c, const char *path, const char *name, mode_t mode,
+                    struct diag *d)
+{
+    char *buf = NULL, x[8];
+    size_t len;
+    int r;
+
+    if ((r = file_read_bounded(path, CACHE_MAX_HOOK, 0, &buf, &len, d)) < 0)
+        return r;
+    snprintf(x, sizeof x, "%o", (unsigned)(mode & 0111));
+    if (!(r = put_str(c, "hook", name)) && !(r = put_str(c, "x", x)))
+        r = put(c, "content", buf, len);
+    free(buf);
     return r;
 }
 
@@ -116,25 +149,16 @@ static int put_hooks(EVP_MD_CTX *c, const char *dir, struct diag *d)
         return r;
     }
     for (int i = 0; i < n; i++) {
-        char *path = NULL, *buf = NULL, mode[8];
-        size_t len;
+        char *path = NULL;
         struct stat st;
 
         if (r || ents[i]->d_name[0] == '.')
             goto next;
-        if (!(path = paths_join(dir, ents[i]->d_name))) {
+        if (!(path = paths_join(dir, ents[i]->d_name)))
             r = -ENOMEM;
-            goto next;
-        }
-        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-            goto next;
-        if ((r = file_read_bounded(path, CACHE_MAX_HOOK, 0, &buf, &len, d)) < 0)
-            goto next;
-        snprintf(mode, sizeof mode, "%o", (unsigned)(st.st_mode & 0111));
-        if (!(r = put_str(c, "hook", ents[i]->d_name)) && !(r = put_str(c, "x", mode)))
-            r = put(c, "content", buf, len);
+        else if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            r = put_hook(c, path, ents[i]->d_name, st.st_mode, d);
 next:
-        free(buf);
         free(path);
         free(ents[i]);
     }
@@ -142,12 +166,42 @@ next:
     return r;
 }
 
+/* Hashes the hooks at the paths of v, in order, each by its base name. */
+static int put_hook_list(EVP_MD_CTX *c, char *const *v, struct diag *d)
+{
+    int r = 0;
+
+    for (size_t i = 0; !r && v && v[i]; i++) {
+        const char *slash = strrchr(v[i], '/');
+        struct stat st;
+
+        if (stat(v[i], &st) < 0) {
+            r = -errno;
+            diag_error(d, v[i], 0, 0, "cannot read the hook: %s", strerror(-r));
+        } else {
+            r = put_hook(c, v[i], slash ? slash + 1 : v[i], st.st_mode, d);
+        }
+    }
+    return r;
+}
+
+/* Finishes c into key_r: CACHE_KEY_LEN hex digits and a NUL.  0 or -ENOMEM. */
+static int put_end(EVP_MD_CTX *c, char key_r[CACHE_KEY_LEN + 1])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+
+    if (EVP_DigestFinal_ex(c, md, &mdlen) != 1 || mdlen * 2 != CACHE_KEY_LEN)
+        return -ENOMEM;
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(key_r + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
 int cache_base_key(const struct cache_base_id *id, char key_r[CACHE_KEY_LEN + 1],
                    struct diag *d)
 {
     EVP_MD_CTX *c = EVP_MD_CTX_new();
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
     int r = -ENOMEM;
 
     key_r[0] = 0;
@@ -163,12 +217,37 @@ int cache_base_key(const struct cache_base_id *id, char key_r[CACHE_KEY_LEN + 1]
         (r = put(c, "release", id->release ? id->release : "", id->release_len)) ||
         (r = put_hooks(c, id->hooks_dir, d)))
         goto out;
-    r = -ENOMEM;
-    if (EVP_DigestFinal_ex(c, md, &mdlen) != 1 || mdlen * 2 != CACHE_KEY_LEN)
+    r = put_end(c, key_r);
+out:
+    EVP_MD_CTX_free(c);
+    return r;
+}
+
+int cache_golden_key(const struct cache_golden_id *id, char key_r[CACHE_KEY_LEN + 1],
+                     struct diag *d)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    size_t nenv = 0;
+    char size[32];
+    int r = -ENOMEM;
+
+    key_r[0] = 0;
+    while (id->env && id->env[nenv])
+        nenv++;
+    snprintf(size, sizeof size, "%" PRIu64, id->size);
+    if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
         goto out;
-    for (unsigned i = 0; i < mdlen; i++)
-        snprintf(key_r + 2 * i, 3, "%02x", md[i]);
-    r = 0;
+    /* no features (mke2fs's defaults) and an empty list are told apart */
+    if ((r = put_str(c, "version", GOLDEN_KEY_VERSION)) ||
+        (r = put_str(c, "base", id->base_key)) ||
+        (r = put_list(c, "env", id->env, nenv)) ||
+        (r = put_hook_list(c, id->hooks, d)) ||
+        (r = put_str(c, "fs", id->fs)) ||
+        (r = put_str(c, "size", size)) ||
+        (r = put_str(c, id->ext4_features ? "ext4-features" : "ext4-default-features",
+                     id->ext4_features)))
+        goto out;
+    r = put_end(c, key_r);
 out:
     EVP_MD_CTX_free(c);
     return r;

@@ -9,6 +9,7 @@
  *                      components, packages, creation time (text)
  *   debs/SUITE-ARCH/   the .deb files of the last bootstraps of that
  *                      suite and architecture, fed to the next one
+ *   golden/            finished guest images (golden.h)
  *
  * An entry is written beside its final name (.KEY.tmp.XXXXXX) and
  * renamed into place: a base entry exists completely or not at all.
@@ -19,6 +20,7 @@
 #define VMKIT_CACHE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "diag.h"
 #include "extract.h"
@@ -56,6 +58,29 @@ int cache_fetch_release(const char *mirror, const char *suite, char **buf_r,
  */
 int cache_base_key(const struct cache_base_id *id, char key_r[CACHE_KEY_LEN + 1],
                    struct diag *d);
+
+/* What a golden image is made of (golden.h). */
+struct cache_golden_id {
+    const char *base_key;       /* the base root's key (cache_base_key) */
+    char *const *env;           /* the hooks' environment, NAME=VALUE, NULL-terminated;
+                                 * hashed in order */
+    char *const *hooks;         /* every hook run, absolute paths in run order,
+                                 * NULL-terminated */
+    const char *fs;             /* "ext4" */
+    uint64_t size;              /* the image's size in bytes */
+    const char *ext4_features;  /* mke2fs -O list, or NULL (mke2fs's defaults: not the
+                                 * same as "") */
+};
+
+/*
+ * The key of a golden image: sha256 over a versioned, unambiguous
+ * encoding of id, as cache_base_key's; each hook by its base name (where
+ * the hooks are does not matter), executable bits and content.  key_r
+ * receives CACHE_KEY_LEN hex digits and a NUL.  Returns 0, or -errno
+ * after recording why (a hook that cannot be read, naming it).
+ */
+int cache_golden_key(const struct cache_golden_id *id, char key_r[CACHE_KEY_LEN + 1],
+                     struct diag *d);
 
 /*
  * The path of the base entry for key, in a new string (*path_r) whether
