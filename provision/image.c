@@ -89,8 +89,7 @@ static void write_all(int fd, const char *buf, size_t len)
     }
 }
 
-/* "+ ARGV..." to the log, words with anything unusual in single quotes. */
-static void log_command(int log_fd, char *const argv[])
+void image_log_command(int log_fd, char *const argv[])
 {
     char *buf = NULL;
     size_t len = 0;
@@ -218,7 +217,7 @@ static int run(char *const argv[], const int *keep, size_t nkeep, const char *pa
     po.stderr_fd = mfd;
     po.keep_fds = keep;
     po.nkeep_fds = nkeep;
-    log_command(log_fd, argv);
+    image_log_command(log_fd, argv);
     r = proc_run(argv[0], argv, &po, TIMEOUT_MS, &status);
     copy_to_log(mfd, log_fd);
     if (r == -ENOENT) {
@@ -270,7 +269,7 @@ int image_capture(char *const argv[], int timeout_s, int log_fd, char **out_r, c
     po.stdin_fd = PROC_NULL;
     po.stdout_fd = ofd;
     po.stderr_fd = efd;
-    log_command(log_fd, argv);
+    image_log_command(log_fd, argv);
     r = proc_run(argv[0], argv, &po, timeout_s * 1000, status_r);
     copy_to_log(ofd, log_fd);
     copy_to_log(efd, log_fd);

@@ -153,4 +153,8 @@ int image_run(char *const argv[], const char *package, const char *image, const 
 int image_capture(char *const argv[], int timeout_s, int log_fd, char **out_r, char **tail_r,
                   int *status_r);
 
+/* Writes "+ ARGV..." to log_fd (-1: nothing), the words with anything
+ * unusual in single quotes: how the runs of external tools are logged. */
+void image_log_command(int log_fd, char *const argv[]);
+
 #endif
