@@ -1461,15 +1461,14 @@ static bool is_host_key_name(const char *name)
            !fnmatch("ssh_host_*_key-cert.pub", name, 0);
 }
 
-static int host_keys(struct ctx *c)
+/* Removes every ssh host key (and certificate) in /etc/ssh: 1 when the
+ * guest has /etc/ssh, 0 when not, or -errno. */
+static int remove_host_keys(struct ctx *c)
 {
-    const char *tmp = getenv("TMPDIR");
-    char tmpdir[PATH_MAX], path[PATH_MAX];
+    char path[PATH_MAX];
     char **names = NULL;
     int r;
 
-    if (!c->id->ssh_host_keys)
-        return 0;
     if ((r = guest_is_dir(c, "/etc/ssh")) <= 0)
         return r;
     if ((r = c->root->ops->list(c->root->ctx, "/etc/ssh", SSH_DIR_MAX, &names)) < 0) {
@@ -1483,8 +1482,20 @@ static int host_keys(struct ctx *c)
         r = edit_add(c, EDIT_REMOVE, path, NULL, 0, 0);
     }
     free_names(names);
-    if (r)
+    return r ? r : 1;
+}
+
+static int host_keys(struct ctx *c)
+{
+    const char *tmp = getenv("TMPDIR");
+    char tmpdir[PATH_MAX];
+    int r;
+
+    if (!c->id->ssh_host_keys)
+        return 0;
+    if ((r = remove_host_keys(c)) <= 0)
         return r;
+    r = 0;
 
     if (!tmp || tmp[0] != '/' || strlen(tmp) > PATH_MAX - 64)
         tmp = "/tmp";
@@ -1567,6 +1578,29 @@ out:
     edits_free(&c);
     free_names(c.ns);
     free(c.short_name);
+    return r;
+}
+
+int identity_strip(const struct identity_root *root, struct diag *d)
+{
+    static const struct identity none = { 0 };
+    struct ctx c = { .id = &none, .root = root, .d = d };
+    struct identity_stat st;
+    int r;
+
+    if ((r = edit_copy(&c, "/etc/hostname", "localhost\n", 10, 0644)) ||
+        (r = edit_add(&c, EDIT_REMOVE, "/etc/mailname", NULL, 0, 0)) ||
+        (r = edit_copy(&c, "/etc/machine-id", "", 0, 0444)) ||
+        (r = guest_stat(&c, "/var/lib/dbus/machine-id", false, &st)) < 0 ||
+        (r && (r = edit_symlink(&c, "/etc/machine-id", "/var/lib/dbus/machine-id"))) ||
+        (r = edit_add(&c, EDIT_REMOVE, "/var/lib/systemd/random-seed", NULL, 0, 0)) ||
+        (r = shadow(&c)) ||
+        (r = edit_add(&c, EDIT_REMOVE, "/root/.ssh/authorized_keys", NULL, 0, 0)) ||
+        (r = remove_host_keys(&c)) < 0)
+        goto out;
+    r = apply_edits(&c);
+out:
+    edits_free(&c);
     return r;
 }
 

@@ -194,6 +194,18 @@ void identity_root_close(struct identity_root *r);
 int identity_apply(const struct identity *id, const struct identity_root *root,
                    struct diag *d);
 
+/*
+ * Takes out of the guest at root what names one guest, for a golden
+ * image that clones are made from (each then gets identity_apply):
+ * /etc/hostname becomes "localhost", /etc/mailname, the random seed,
+ * root's authorized_keys and every ssh host key go, /etc/machine-id is
+ * emptied (systemd's "not yet set"; /var/lib/dbus/machine-id, when
+ * present, a symlink to it) and root's password is `*'.  The network
+ * configuration is left as the hooks made it: it names no guest until
+ * identity_apply writes one.  0, or -errno after recording why.
+ */
+int identity_strip(const struct identity_root *root, struct diag *d);
+
 /* identity_root_dir_open(dir), identity_apply, identity_root_close: the
  * single-guest pipeline's call.  Same returns as identity_apply. */
 int identity_apply_dir(const struct identity *id, const char *dir, struct diag *d);

@@ -220,7 +220,6 @@ static int check_rpm_request(const struct install_req *r, struct diag *d)
 static int check_request(const struct install_req *r, struct diag *d)
 {
     size_t n = 0;
-    int rc;
 
     if (!r->method || (!is_debian_method(r->method) && strcmp(r->method, "tar") &&
                        strcmp(r->method, "copy") && strcmp(r->method, "rpm"))) {
@@ -228,8 +227,7 @@ static int check_request(const struct install_req *r, struct diag *d)
                    r->method ? r->method : "(none)");
         return -EINVAL;
     }
-    if ((rc = check_staging(r->staging, d)) < 0)
-        return rc;
+    /* the staging directory: install_root checks it (install_base_key has none) */
     if (!strcmp(r->method, "rpm"))
         return check_rpm_request(r, d);
     if (!is_debian_method(r->method)) {
@@ -733,22 +731,35 @@ out:
     return rc;
 }
 
-static int install_debian(const struct install_req *r, struct install_result *res,
-                          struct diag *d)
+/* What a Debian method's base root is made of, the suite's InRelease
+ * fetched into *release_r (the caller frees it). */
+static int debian_id(const struct install_req *r, struct cache_base_id *id, char **release_r,
+                     struct diag *d)
 {
-    struct cache_base_id id = {
+    int rc;
+
+    *id = (struct cache_base_id){
         .method = r->method, .mirror = r->mirror, .suite = r->suite, .arch = r->arch,
         .components = r->components, .packages = r->packages,
         .hooks_dir = r->bootstrap_hooks,
     };
+    if ((rc = cache_fetch_release(r->mirror, r->suite, release_r, &id->release_len, d)) < 0)
+        return rc;
+    id->release = *release_r;
+    return 0;
+}
+
+static int install_debian(const struct install_req *r, struct install_result *res,
+                          struct diag *d)
+{
+    struct cache_base_id id;
     char *release = NULL, *debcache = NULL;
     double t0;
     int rc = 0;
 
     if (r->use_cache) {
-        if ((rc = cache_fetch_release(r->mirror, r->suite, &release, &id.release_len, d)) < 0)
+        if ((rc = debian_id(r, &id, &release, d)) < 0)
             goto out;
-        id.release = release;
         if ((rc = from_cache(r, &id, res, d)) != 0) {
             rc = rc == 1 ? 0 : rc;
             goto out;
@@ -772,13 +783,31 @@ out:
 
 /* The rpm method (rpminst.h), with the base cache keyed by every
  * repository's repomd.xml. */
+/* What an rpm base root is made of, from st's repomd.xml files; the
+ * repositories' names in *names_r (the caller frees the array). */
+static int rpm_id(const struct install_req *r, const struct rpminst *st,
+                  struct cache_base_id *id, char ***names_r)
+{
+    char **names = calloc(r->nrepos + 1, sizeof(*names));
+
+    if (!names)
+        return -ENOMEM;
+    for (size_t i = 0; i < r->nrepos; i++)
+        names[i] = (char *)r->repos[i].name;
+    *id = (struct cache_base_id){
+        .method = "rpm", .suite = r->release, .arch = r->arch, .packages = r->packages,
+        .mirror = st->urls, .components = names, .release = st->repomd_all,
+        .release_len = st->repomd_all_len,
+    };
+    *names_r = names;
+    return 0;
+}
+
 static int install_rpm(const struct install_req *r, struct install_result *res,
                        struct diag *d)
 {
     struct rpminst st;
-    struct cache_base_id id = {
-        .method = "rpm", .suite = r->release, .arch = r->arch, .packages = r->packages,
-    };
+    struct cache_base_id id;
     char **names = NULL;
     int rc;
 
@@ -786,16 +815,8 @@ static int install_rpm(const struct install_req *r, struct install_result *res,
     if ((rc = rpminst_fetch_repomd(r, &st, d)))
         goto out;
     if (r->use_cache) {
-        if (!(names = calloc(r->nrepos + 1, sizeof(*names)))) {
-            rc = -ENOMEM;
+        if ((rc = rpm_id(r, &st, &id, &names)))
             goto out;
-        }
-        for (size_t i = 0; i < r->nrepos; i++)
-            names[i] = (char *)r->repos[i].name;
-        id.mirror = st.urls;
-        id.components = names;
-        id.release = st.repomd_all;
-        id.release_len = st.repomd_all_len;
         if ((rc = from_cache(r, &id, res, d)) != 0) {
             rc = rc == 1 ? 0 : rc;
             goto out;
@@ -809,6 +830,37 @@ out:
     return rc;
 }
 
+int install_base_key(const struct install_req *r, char key_r[CACHE_KEY_LEN + 1],
+                     struct diag *d)
+{
+    struct install_req req = *r;
+    struct cache_base_id id;
+    struct rpminst st;
+    char *release = NULL, **names = NULL;
+    int rc;
+
+    key_r[0] = 0;
+    req.staging = NULL;         /* none is filled */
+    if ((rc = check_request(&req, d)) < 0)
+        return rc;
+    if (is_debian_method(r->method)) {
+        if (!(rc = debian_id(r, &id, &release, d)))
+            rc = cache_base_key(&id, key_r, d);
+        free(release);
+        return rc;
+    }
+    if (strcmp(r->method, "rpm")) {
+        diag_error(d, NULL, 0, 0, "a %s install has no base root key", r->method);
+        return -EINVAL;
+    }
+    rpminst_init(&st);
+    if (!(rc = rpminst_fetch_repomd(r, &st, d)) && !(rc = rpm_id(r, &st, &id, &names)))
+        rc = cache_base_key(&id, key_r, d);
+    free(names);
+    rpminst_dispose(&st);
+    return rc;
+}
+
 int install_root(const struct install_req *r, struct install_result *res, struct diag *d)
 {
     struct extract_stats st = { 0 };
@@ -816,7 +868,7 @@ int install_root(const struct install_req *r, struct install_result *res, struct
     int rc;
 
     memset(res, 0, sizeof(*res));
-    if ((rc = check_request(r, d)) < 0)
+    if ((rc = check_staging(r->staging, d)) < 0 || (rc = check_request(r, d)) < 0)
         return rc;
     if (is_debian_method(r->method))
         return install_debian(r, res, d);

@@ -111,4 +111,13 @@ struct install_result {
 int install_root(const struct install_req *r, struct install_result *res,
                  struct diag *d);
 
+/*
+ * The key the base root of r has in the cache (cache_base_key), without
+ * building or reading it: the suite's InRelease, or every repository's
+ * repomd.xml, is fetched for it.  For the Debian methods and rpm only
+ * (-EINVAL otherwise).  Returns 0, or -errno after recording why.
+ */
+int install_base_key(const struct install_req *r, char key_r[CACHE_KEY_LEN + 1],
+                     struct diag *d);
+
 #endif
