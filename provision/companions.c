@@ -1,5 +1,6 @@
 /*
- * companions.c - vm-provision --list and --delete (see companions.h).
+ * companions.c - vm-provision --list, --delete, --golden-list and
+ * --golden-delete (see companions.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include "diag.h"
 #include "domstate.h"
 #include "fileio.h"
+#include "golden.h"
 #include "lvm.h"
 #include "paths.h"
 #include "registry.h"
@@ -227,5 +229,119 @@ out:
     free(record);
     registry_entry_dispose(&e);
     diag_dispose(&d);
+    return status;
+}
+
+/* ---- golden images ---- */
+
+/* The guests whose overlays golden image id backs: their number (names
+ * in *users_r, NULL-terminated), or -1 after saying why not. */
+static int golden_users(const char *prog, const char *id, char ***users_r)
+{
+    struct diag d;
+    int k;
+
+    diag_init(&d);
+    k = registry_golden_users(paths_root(PATHS_LIB), id, users_r, &d);
+    diag_print(&d, stderr, prog);
+    diag_dispose(&d);
+    if (k < 0) {
+        fprintf(stderr, "%s: cannot read the guests' records: %s\n", prog, strerror(-k));
+        return -1;
+    }
+    return k;
+}
+
+static void free_names(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+int companions_golden_list(const char *prog)
+{
+    struct golden_entry *v = NULL;
+    struct diag d;
+    size_t n = 0;
+    int r, status = 0;
+
+    diag_init(&d);
+    r = golden_list(paths_root(PATHS_CACHE), &v, &n, &d);
+    diag_print(&d, stderr, prog);
+    diag_dispose(&d);
+    if (r) {
+        fprintf(stderr, "%s: cannot list the golden images: %s\n", prog, strerror(-r));
+        return 1;
+    }
+    printf("%-28s %-16s %-10s %-6s %-5s %-8s %-8s %s\n", "Id", "Template", "Dist", "Arch",
+           "Fs", "Size", "On disk", "Overlays");
+    for (size_t i = 0; i < n; i++) {
+        char sz[32], used[32], **users = NULL;
+        int k = golden_users(prog, v[i].id, &users);
+
+        size_text(v[i].size, sz, sizeof sz);
+        size_text(v[i].disk_bytes, used, sizeof used);
+        if (k < 0)
+            status = 1;
+        printf("%-28s %-16s %-10s %-6s %-5s %-8s %-8s %d\n", v[i].id,
+               v[i].template_name && *v[i].template_name ? v[i].template_name : "-",
+               v[i].dist ? v[i].dist : "?", v[i].arch ? v[i].arch : "?",
+               v[i].fs ? v[i].fs : "?", sz, used, k < 0 ? 0 : k);
+        free_names(users);
+    }
+    golden_entries_free(v, n);
+    return status;
+}
+
+/* Removes golden image id unless an overlay needs it; all: says so and
+ * keeps it; otherwise that is an error.  0 or 1. */
+static int golden_delete_one(const char *prog, const char *id, bool all)
+{
+    struct diag d;
+    char **users = NULL;
+    int k = golden_users(prog, id, &users), r;
+
+    if (k < 0)
+        return 1;
+    if (k > 0) {
+        fprintf(all ? stdout : stderr, "%s%s: golden image %s backs the overlays of",
+                all ? "" : prog, all ? "kept" : "", id);
+        for (int i = 0; users[i]; i++)
+            fprintf(all ? stdout : stderr, "%s %s", i ? "," : "", users[i]);
+        fprintf(all ? stdout : stderr, "%s\n", all ? "" : " (--delete them first)");
+        free_names(users);
+        return all ? 0 : 1;
+    }
+    free_names(users);
+    diag_init(&d);
+    r = golden_remove(paths_root(PATHS_CACHE), id, &d);
+    diag_print(&d, stderr, prog);
+    diag_dispose(&d);
+    if (!r)
+        printf("removed golden image %s\n", id);
+    return r ? 1 : 0;
+}
+
+int companions_golden_delete(const char *prog, const char *id)
+{
+    struct golden_entry *v = NULL;
+    struct diag d;
+    size_t n = 0;
+    int r, status = 0;
+
+    if (strcmp(id, "all"))
+        return golden_delete_one(prog, id, false);
+    diag_init(&d);
+    r = golden_list(paths_root(PATHS_CACHE), &v, &n, &d);
+    diag_print(&d, stderr, prog);
+    diag_dispose(&d);
+    if (r) {
+        fprintf(stderr, "%s: cannot list the golden images: %s\n", prog, strerror(-r));
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        status |= golden_delete_one(prog, v[i].id, true);
+    golden_entries_free(v, n);
     return status;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -19,6 +20,7 @@
 #include "diag.h"
 #include "domain.h"
 #include "fleet.h"
+#include "golden.h"
 #include "options.h"
 #include "paths.h"
 #include "pipeline.h"
@@ -312,7 +314,7 @@ static int list_templates(const char *datadir)
 static bool other_command(const struct opt_argv *a)
 {
     return a->list || a->json || a->delete_name || a->snapshot_name || a->snapshot_size ||
-           a->snapshot_list || a->snapshot_delete;
+           a->snapshot_list || a->snapshot_delete || a->golden_list || a->golden_delete;
 }
 
 /* ---- --batch, --count, --batch-delete ---- */
@@ -406,6 +408,7 @@ static int batch_resolve(struct batch_ctx *c, const struct opt_argv *a,
         env->provision_conf_read = pconf != NULL;
         env->template_name = c->tpaths[i] ? c->tnames[i] : NULL;
         env->template_file = c->tpaths[i];
+        env->batch = true;
         if (!bad) {
             ps = plan_resolve(o, env, &c->plans[i], &d);
             if (ps == PLAN_BAD_INPUT)
@@ -422,6 +425,96 @@ static int batch_resolve(struct batch_ctx *c, const struct opt_argv *a,
         diag_dispose(&d);
     }
     return status;
+}
+
+/* The file system path is on, through its nearest existing ancestor:
+ * 0 with its device and the space free to root-owned files; -errno. */
+static int room_at(const char *path, dev_t *dev_r, uint64_t *avail_r)
+{
+    char *p = strdup(path), *slash;
+    struct statvfs vfs;
+    struct stat st;
+    int r = -ENOENT;
+
+    if (!p)
+        return -ENOMEM;
+    for (;;) {
+        if (stat(p, &st) == 0) {
+            r = statvfs(p, &vfs) < 0 ? -errno : 0;
+            *dev_r = st.st_dev;
+            *avail_r = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+            break;
+        }
+        if (!(slash = strrchr(p, '/')) || (slash == p && !p[1]))
+            break;
+        slash[slash == p] = '\0';     /* "/x" becomes "/" */
+    }
+    free(p);
+    return r;
+}
+
+/*
+ * Whether the file systems the fleet's guests go on have room for them,
+ * each counted at what it takes once made: a qcow2 overlay on a golden
+ * image next to nothing, a copy of one the image's data when an image of
+ * its template and size is in the cache (else its whole size), any other
+ * disk its whole size; swap its size.  Guests on logical volumes are
+ * checked against their volume group when they are made.  Returns 0, or
+ * -ENOSPC (or -errno) after recording why.
+ */
+static int batch_room(const struct batch_ctx *c, struct diag *d)
+{
+    uint64_t *need = calloc(c->n, sizeof(*need)), avail;
+    struct golden_entry *gv = NULL;
+    bool *done = calloc(c->n, sizeof(*done));
+    size_t ng = 0;
+    dev_t dev;
+    int r = 0;
+
+    if (!need || !done) {
+        r = -ENOMEM;
+        goto out;
+    }
+    if (golden_list(paths_root(PATHS_CACHE), &gv, &ng, d) == -ENOMEM) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < c->n && !r; i++) {
+        const struct plan *pi = &c->plans[i];
+
+        if (done[i] || pi->lvm_vg)
+            continue;
+        if ((r = room_at(pi->image_dir, &dev, &avail)) < 0) {
+            diag_error(d, pi->image_dir, 0, 0, "cannot see how much room there is: %s",
+                       strerror(-r));
+            break;
+        }
+        /* every guest on the same file system */
+        for (size_t k = i; k < c->n; k++) {
+            const struct plan *p = &c->plans[k];
+            dev_t dk;
+            uint64_t ak;
+
+            need[k] = 0;
+            if (done[k] || p->lvm_vg || room_at(p->image_dir, &dk, &ak) || dk != dev)
+                continue;
+            done[k] = true;
+            need[k] = p->size + p->swap;
+            if (p->golden && !strcmp(p->clone, "overlay"))
+                need[k] = p->swap + (1 << 20);
+            else if (p->golden)
+                for (size_t g = 0; g < ng; g++)
+                    if (gv[g].size == p->size && gv[g].template_name && c->tnames[k] &&
+                        !strcmp(gv[g].template_name, c->tnames[k]))
+                        need[k] = gv[g].disk_bytes + p->swap;
+        }
+        r = fleet_check_room(c->fleet, need, avail, pi->image_dir, d);
+    }
+out:
+    golden_entries_free(gv, ng);
+    free(need);
+    free(done);
+    return r;
 }
 
 static int batch_main(const struct opt_argv *a0, const char *datadir)
@@ -553,6 +646,21 @@ static int batch_main(const struct opt_argv *a0, const char *datadir)
         fprintf(stderr, "%s: the fleet is refused; nothing was made\n", prog);
         goto out;
     }
+    if ((r = batch_room(&c, &d)) < 0) {
+        diag_print(&d, stderr, prog);
+        if (r == -ENOMEM)
+            goto oom;
+        fprintf(stderr, "%s: the fleet is refused; nothing was made\n", prog);
+        status = EXIT_FAIL;
+        goto out;
+    }
+    /* --refresh: the first guest of each template builds its golden image
+     * afresh, the others clone that */
+    for (size_t i = 1; i < c.n; i++)
+        for (size_t k = 0; k < i && c.plans[i].refresh; k++)
+            if (!c.tnames[i] == !c.tnames[k] &&
+                (!c.tnames[i] || !strcmp(c.tnames[i], c.tnames[k])))
+                c.plans[i].refresh = false;
 
     if (a0->nitems && c.n && c.opts[0].v[SLOT_DRY_RUN].on) {
         for (size_t i = 0; i < c.n; i++) {
@@ -687,16 +795,21 @@ int main(int argc, char **argv)
         goto out;
     }
     if (!usage && (a.list || a.delete_name || a.snapshot_name || a.snapshot_list ||
-                   a.snapshot_delete || a.snapshot_size)) {
+                   a.snapshot_delete || a.snapshot_size || a.golden_list || a.golden_delete)) {
         int ncmd = !!a.list + !!a.delete_name + !!a.snapshot_name + !!a.snapshot_list +
-                   !!a.snapshot_delete;
+                   !!a.snapshot_delete + !!a.golden_list + !!a.golden_delete;
 
         if (a.nitems || a.nconfigs || ncmd != 1 || (a.json && !a.list) ||
             (a.snapshot_size && !a.snapshot_name)) {
             fprintf(stderr, "%s: --list [--json], --delete NAME, --snapshot NAME"
-                    " [--snapshot-size SIZE], --snapshot-list NAME and --snapshot-delete"
-                    " VOLUME take no other option\n", prog);
+                    " [--snapshot-size SIZE], --snapshot-list NAME, --snapshot-delete"
+                    " VOLUME, --golden-list and --golden-delete ID take no other option\n",
+                    prog);
             status = EXIT_USAGE;
+        } else if (a.golden_list) {
+            status = companions_golden_list(prog);
+        } else if (a.golden_delete) {
+            status = companions_golden_delete(prog, a.golden_delete);
         } else if (a.list) {
             status = companions_list(prog, a.json);
         } else if (a.delete_name) {

@@ -26,6 +26,7 @@ static const char *const layout_choices[] = { "whole", "partitioned", NULL };
 static const char *const table_choices[] = { "gpt", "msdos", NULL };
 static const char *const boot_method_choices[] = { "pygrub", "direct", NULL };
 static const char *const network_choices[] = { "bridge", "user", "none", NULL };
+static const char *const clone_choices[] = { "overlay", "copy", NULL };
 static const char *const method_choices[] = {
     "mmdebstrap", "debootstrap", "rpm", "tar", "copy", NULL,
 };
@@ -61,6 +62,19 @@ const struct opt_def options_table[] = {
       "reuse a cached base root (the default)"),
     F("no-cache", SLOT_CACHE, 0, 0,
       "build the base root afresh"),
+    { "golden", OPT_FLAG, NULL, SLOT_GOLDEN, CK_NONE, NULL, 1, 0,
+      "with --template, --batch or --count",
+      "make the guest a clone of a golden image (the installed, hooked root without"
+      " anything guest-specific, built once per template and cached), personalised"
+      " without booting it" },
+    F("no-golden", SLOT_GOLDEN, 0, 0,
+      "install and hook this guest's root itself"),
+    V("clone", "METHOD", SLOT_CLONE, CK_CHOICE, clone_choices,
+      "overlay for qcow2, copy for raw",
+      "a golden clone's disk: overlay (a qcow2 overlay backed by the golden image)"
+      " or copy (a reflink or sparse copy)"),
+    F("refresh", SLOT_REFRESH, 1, OPT_CMDLINE_ONLY,
+      "build the golden image afresh (older ones go once no overlay uses them)"),
     V("dir", "DIR", SLOT_DIR, CK_DIR, NULL, "$VMKIT_LIBDIR",
       "put the images in DIR/domains/NAME/"),
     V("lvm", "VG", SLOT_LVM, CK_LVM_VG, NULL, "files in --dir",
@@ -153,6 +167,10 @@ const struct opt_def options_table[] = {
     { "template-show", OPT_VALUE, "NAME", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY, NULL,
       "print the settings template NAME gives, with provision.conf, --config files and"
       " the other options given, and where each comes from; exit" },
+    F("golden-list", SLOT_NONE, 0, OPT_CMDLINE_ONLY,
+      "list the golden images (id, template, dist, size, disk use, guests) and exit"),
+    { "golden-delete", OPT_VALUE, "ID", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY, NULL,
+      "remove golden image ID, or all for every one no overlay uses" },
     { "batch", OPT_VALUE, "FLEET", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY, NULL,
       "make every guest of fleet file FLEET (vmkit-fleet(5)), checked whole first" },
     { "count", OPT_VALUE, "N", SLOT_NONE, CK_NONE, NULL, 0, OPT_CMDLINE_ONLY, NULL,
@@ -340,7 +358,7 @@ char *options_show(const struct opt_set *o)
             continue;
         seen[slot] = true;
         v = &o->v[slot];
-        if (slot == SLOT_CACHE || slot == SLOT_BOOT) {
+        if (slot == SLOT_CACHE || slot == SLOT_BOOT || (slot == SLOT_GOLDEN && v->by)) {
             row->name = options_slot_option(slot)->name;
             row->value = v->on ? "yes" : "no";
         } else if (v->by) {
@@ -722,7 +740,7 @@ static int set_value(struct opt_set *o, const struct where *w, enum opt_layer la
             return -EINVAL;
         }
         if (def->slot == SLOT_CACHE || def->slot == SLOT_BOOT || def->slot == SLOT_FORCE ||
-            def->slot == SLOT_DRY_RUN) {
+            def->slot == SLOT_DRY_RUN || def->slot == SLOT_GOLDEN || def->slot == SLOT_REFRESH) {
             nv.on = yes ? def->on : !def->on;
         } else if (!yes) {
             /* "noswap = no": the default */
@@ -943,6 +961,10 @@ int options_parse_argv(int argc, char **argv, struct opt_argv *a, struct diag *d
             a->template_list = true;
         else if (!strcmp(def->name, "template-show"))
             a->template_show = optarg;
+        else if (!strcmp(def->name, "golden-list"))
+            a->golden_list = true;
+        else if (!strcmp(def->name, "golden-delete"))
+            a->golden_delete = optarg;
         else if (!strcmp(def->name, "config"))
             a->configs[a->nconfigs++] = optarg;
         else
@@ -975,15 +997,16 @@ char *options_help(const char *prog)
             "       %s --snapshot NAME [--snapshot-size SIZE]\n"
             "       %s --snapshot-list NAME | --snapshot-delete VOLUME\n"
             "       %s --template-list | --template-show NAME [OPTION...]\n"
+            "       %s --golden-list | --golden-delete ID|all\n"
             "       %s --batch FLEET [-j N] [OPTION...] | --batch-delete FLEET\n"
             "       %s --count N --hostname PATTERN [--ip-range RANGE] [-j N] [OPTION...]\n"
             "Makes a guest: its images, root file system, hooks, kernel and config\n"
             "(--dry-run shows the plan and changes nothing).\n\n"
             "Options (each is also a key in provision.conf and --config files, but for\n"
-            "force, dry-run, config, list, json, delete, snapshot*, template-list,\n"
-            "template-show, batch*, count, ip-range, jobs and help; a template may not\n"
-            "set hostname, ip, mac, template):\n",
-            prog, prog, prog, prog, prog, prog, prog, prog);
+            "force, refresh, dry-run, config, list, json, delete, snapshot*, template-list,\n"
+            "template-show, golden-list, golden-delete, batch*, count, ip-range, jobs and\n"
+            "help; a template may not set hostname, ip, mac, template):\n",
+            prog, prog, prog, prog, prog, prog, prog, prog, prog);
     for (size_t i = 0; i < NOPTS; i++) {
         const struct opt_def *def = &options_table[i];
         char left[64], text[512];

@@ -65,9 +65,12 @@ enum opt_slot {
     SLOT_INSTALL_METHOD,
     SLOT_INSTALL_SOURCE,
     SLOT_CACHE,         /* bool: --cache, --no-cache */
+    SLOT_GOLDEN,        /* bool: --golden, --no-golden (unset: the plan decides) */
+    SLOT_CLONE,         /* overlay, copy */
     SLOT_BOOT,          /* bool */
     SLOT_FORCE,         /* bool */
     SLOT_DRY_RUN,       /* bool */
+    SLOT_REFRESH,       /* bool: --refresh */
     NSLOTS,
     SLOT_NONE = -1,     /* --config, --help, --template-list, ... */
 };
@@ -187,6 +190,8 @@ struct opt_argv {
     const char *jobs;               /* --jobs N, -j N (borrowed) */
     bool template_list;             /* --template-list */
     const char *template_show;      /* --template-show NAME (borrowed) */
+    bool golden_list;               /* --golden-list */
+    const char *golden_delete;      /* --golden-delete ID|all (borrowed) */
 };
 
 void options_argv_dispose(struct opt_argv *a);

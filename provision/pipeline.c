@@ -16,9 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clone.h"
 #include "domain.h"
 #include "domstate.h"
 #include "fileio.h"
+#include "golden.h"
+#include "ext2root.h"
 #include "hooks.h"
 #include "identity.h"
 #include "image.h"
@@ -76,6 +79,15 @@ struct pipeline {
     struct lv_op **lv_aside;    /* the old guest's volumes, renamed: removed at the end */
     size_t nlv_aside;
     bool cache_hit;
+    /* a golden clone (p->golden) */
+    char golden_key[CACHE_KEY_LEN + 1];
+    char base_key[CACHE_KEY_LEN + 1];   /* the base root's, that the golden key covers */
+    char golden_id[GOLDEN_ID_MAX];
+    char *golden_dir;           /* CACHEDIR/golden/ID */
+    int golden_fd;              /* its key's lock, held to the end: the image cannot go
+                                 * before the guest's record says it is in use */
+    bool golden_built;          /* by this run */
+    struct clone_export export; /* an overlay seen as a raw file, while identity runs */
     bool own_mounts;            /* in a mount namespace of its own */
     bool staging_mounted;       /* staging is a tmpfs */
 };
@@ -806,21 +818,16 @@ static void staging_tmpfs(struct pipeline *pl)
     detail(pl, "the root is staged in memory (tmpfs)");
 }
 
-static int step_install(struct pipeline *pl)
+/* The install request of the plan; *repos_r and *hooks_r are the
+ * caller's to free. */
+static int install_request(struct pipeline *pl, struct install_req *req_r,
+                           struct install_repo **repos_r, char **hooks_r)
 {
     const struct plan *p = pl->p;
     struct install_req req = { 0 };
-    struct install_result ir = { 0 };
     struct install_repo *repos = NULL;
     char *hooks = NULL;
-    int r;
 
-    if (mkdir(pl->staging, 0755) < 0) {
-        r = -errno;
-        diag_error(pl->d, NULL, 0, 0, "cannot create %s: %s", pl->staging, strerror(errno));
-        return r;
-    }
-    staging_tmpfs(pl);
     if (!(hooks = paths_join(pl->a->datadir, "hooks/debian/bootstrap")))
         return nomem(pl);
     req.method = p->install_method;
@@ -848,6 +855,29 @@ static int step_install(struct pipeline *pl)
     }
     req.repos = repos;
     req.nrepos = p->nrepos;
+    *req_r = req;
+    *repos_r = repos;
+    *hooks_r = hooks;
+    return 0;
+}
+
+/* The root, from the base cache or built, into the staging directory. */
+static int install_staging(struct pipeline *pl)
+{
+    struct install_req req;
+    struct install_result ir = { 0 };
+    struct install_repo *repos = NULL;
+    char *hooks = NULL;
+    int r;
+
+    if (mkdir(pl->staging, 0755) < 0) {
+        r = -errno;
+        diag_error(pl->d, NULL, 0, 0, "cannot create %s: %s", pl->staging, strerror(errno));
+        return r;
+    }
+    staging_tmpfs(pl);
+    if ((r = install_request(pl, &req, &repos, &hooks)))
+        return r;
     r = install_root(&req, &ir, pl->d);
     free(hooks);
     free(repos);
@@ -864,6 +894,13 @@ static int step_install(struct pipeline *pl)
         detail(pl, what);
     }
     return 0;
+}
+
+static int golden_install(struct pipeline *pl);
+
+static int step_install(struct pipeline *pl)
+{
+    return pl->p->golden ? golden_install(pl) : install_staging(pl);
 }
 
 /* ---- hooks ---- */
@@ -890,9 +927,12 @@ static void env_free(char **envp)
 
 /*
  * The hooks' environment: every provisioning setting as VMKIT_<OPTION>
- * (shared/DESIGN.md), resolved, never the password; a fixed PATH.
+ * (shared/DESIGN.md), resolved, never the password; a fixed PATH.  For a
+ * golden image (golden), the settings that name one guest or say how it
+ * runs are empty and VMKIT_GOLDEN is 1: the image is every clone's, and
+ * the environment is part of its key.
  */
-static char **hook_env(const struct plan *p, const struct opt_set *o)
+static char **hook_env(const struct plan *p, const struct opt_set *o, bool golden)
 {
     char **envp = NULL, size[32], swap[32], mem[32], maxmem[32], vcpus[16], netmask[8] = "";
     char *components = strv_join(p->dist.components.v, " ");
@@ -970,10 +1010,11 @@ static char **hook_env(const struct plan *p, const struct opt_set *o)
     }
     if (!components || !roles || !dir || !output)
         r = -ENOMEM;
+#define G(value) (golden ? "" : (value))
     r = r ? r : env_add(&envp, &n, "PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
     r = r ? r : env_add(&envp, &n, "LC_ALL", "C.UTF-8");
     r = r ? r : env_add(&envp, &n, "DEBIAN_FRONTEND", "noninteractive");
-    r = r ? r : env_add(&envp, &n, "VMKIT_HOSTNAME", p->hostname);
+    r = r ? r : env_add(&envp, &n, "VMKIT_HOSTNAME", G(p->hostname));
     r = r ? r : env_add(&envp, &n, "VMKIT_DIST", p->dist.name);
     r = r ? r : env_add(&envp, &n, "VMKIT_FAMILY", p->dist.family);
     r = r ? r : env_add(&envp, &n, "VMKIT_SUITE", p->dist.suite);
@@ -983,7 +1024,7 @@ static char **hook_env(const struct plan *p, const struct opt_set *o)
     r = r ? r : env_add(&envp, &n, "VMKIT_INSTALL_METHOD", p->install_method);
     r = r ? r : env_add(&envp, &n, "VMKIT_FS", p->fs);
     r = r ? r : env_add(&envp, &n, "VMKIT_SIZE", size);
-    r = r ? r : env_add(&envp, &n, "VMKIT_IMAGE_FORMAT", p->image_format);
+    r = r ? r : env_add(&envp, &n, "VMKIT_IMAGE_FORMAT", G(p->image_format));
     r = r ? r : env_add(&envp, &n, "VMKIT_ROOT_DEVICE", p->root_device);
     r = r ? r : env_add(&envp, &n, "VMKIT_SWAP", p->swap_path ? swap : "");
     r = r ? r : env_add(&envp, &n, "VMKIT_SWAP_DEVICE", p->swap_path ? "LABEL=swap" : swapdev);
@@ -1009,32 +1050,34 @@ static char **hook_env(const struct plan *p, const struct opt_set *o)
     /* a mirror of the user's own: the guest uses it, not the release's */
     r = r ? r : env_add(&envp, &n, "VMKIT_RELEASE_REPOS",
                         p->nrepos && !p->mirror_from_dist ? "disable" : p->dist.release_repos);
-    r = r ? r : env_add(&envp, &n, "VMKIT_MEMORY", mem);
-    r = r ? r : env_add(&envp, &n, "VMKIT_MAXMEM", maxmem);
-    r = r ? r : env_add(&envp, &n, "VMKIT_DIR", dir);
-    r = r ? r : env_add(&envp, &n, "VMKIT_OUTPUT", output);
+    r = r ? r : env_add(&envp, &n, "VMKIT_MEMORY", G(mem));
+    r = r ? r : env_add(&envp, &n, "VMKIT_MAXMEM", G(maxmem));
+    r = r ? r : env_add(&envp, &n, "VMKIT_DIR", G(dir));
+    r = r ? r : env_add(&envp, &n, "VMKIT_OUTPUT", G(output));
     r = r ? r : env_add(&envp, &n, "VMKIT_INSTALL_SOURCE", p->install_source);
-    r = r ? r : env_add(&envp, &n, "VMKIT_LVM", p->lvm_vg && !p->lvm_pool ? p->lvm_vg : "");
-    r = r ? r : env_add(&envp, &n, "VMKIT_LVM_THIN", p->lvm_pool ? o->v[SLOT_LVM].value : "");
+    r = r ? r : env_add(&envp, &n, "VMKIT_LVM", G(p->lvm_vg && !p->lvm_pool ? p->lvm_vg : ""));
+    r = r ? r : env_add(&envp, &n, "VMKIT_LVM_THIN", G(p->lvm_pool ? o->v[SLOT_LVM].value : ""));
     r = r ? r : env_add(&envp, &n, "VMKIT_TEMPLATE", p->env->template_name);
     r = r ? r : env_add(&envp, &n, "VMKIT_PACKAGES", o->v[SLOT_PACKAGES].value);
     r = r ? r : env_add(&envp, &n, "VMKIT_CACHE", p->cache ? "1" : "0");
-    r = r ? r : env_add(&envp, &n, "VMKIT_BOOT", p->boot ? "1" : "0");
+    r = r ? r : env_add(&envp, &n, "VMKIT_BOOT", G(p->boot ? "1" : "0"));
     r = r ? r : env_add(&envp, &n, "VMKIT_HOOKS", o->v[SLOT_HOOKS].value);
-    r = r ? r : env_add(&envp, &n, "VMKIT_VCPUS", vcpus);
+    r = r ? r : env_add(&envp, &n, "VMKIT_VCPUS", G(vcpus));
     r = r ? r : env_add(&envp, &n, "VMKIT_ROLE", roles);
-    r = r ? r : env_add(&envp, &n, "VMKIT_NETWORK", p->network);
-    r = r ? r : env_add(&envp, &n, "VMKIT_DHCP", p->dhcp ? "1" : "0");
-    r = r ? r : env_add(&envp, &n, "VMKIT_IP", p->dhcp ? "" : p->ip);
-    r = r ? r : env_add(&envp, &n, "VMKIT_NETMASK", netmask);
-    r = r ? r : env_add(&envp, &n, "VMKIT_GATEWAY", p->gateway);
-    r = r ? r : env_add(&envp, &n, "VMKIT_NAMESERVER", p->nameservers);
-    r = r ? r : env_add(&envp, &n, "VMKIT_MAC", p->mac);
-    r = r ? r : env_add(&envp, &n, "VMKIT_BRIDGE", !strcmp(p->network, "bridge") ? p->bridge
-                                                                                  : "");
-    r = r ? r : env_add(&envp, &n, "VMKIT_SSH_KEY", p->ssh_key);
+    r = r ? r : env_add(&envp, &n, "VMKIT_NETWORK", G(p->network));
+    r = r ? r : env_add(&envp, &n, "VMKIT_DHCP", G(p->dhcp ? "1" : "0"));
+    r = r ? r : env_add(&envp, &n, "VMKIT_IP", G(p->dhcp ? "" : p->ip));
+    r = r ? r : env_add(&envp, &n, "VMKIT_NETMASK", G(netmask));
+    r = r ? r : env_add(&envp, &n, "VMKIT_GATEWAY", G(p->gateway));
+    r = r ? r : env_add(&envp, &n, "VMKIT_NAMESERVER", G(p->nameservers));
+    r = r ? r : env_add(&envp, &n, "VMKIT_MAC", G(p->mac));
+    r = r ? r : env_add(&envp, &n, "VMKIT_BRIDGE", G(!strcmp(p->network, "bridge") ? p->bridge
+                                                                                  : ""));
+    r = r ? r : env_add(&envp, &n, "VMKIT_SSH_KEY", G(p->ssh_key));
     r = r ? r : env_add(&envp, &n, "VMKIT_TIMEZONE", "Etc/UTC");
     r = r ? r : env_add(&envp, &n, "VMKIT_LOCALE", "C.UTF-8");
+    r = r ? r : env_add(&envp, &n, "VMKIT_GOLDEN", golden ? "1" : "0");
+#undef G
     free(components);
     free(repos);
     free(mounts);
@@ -1058,24 +1101,71 @@ static void hook_progress(void *ctx, const char *path)
     detail(ctx, buf);
 }
 
+static int run_hooks(struct pipeline *pl, const struct hook_list *l, char *const *envp)
+{
+    return hooks_run(l, pl->staging, envp, pl->log_fd, HOOK_TIMEOUT_MS, hook_progress, pl,
+                     pl->d);
+}
+
 static int step_hooks(struct pipeline *pl)
 {
     struct hook_list l = { 0 };
-    char **envp = hook_env(pl->p, pl->a->opts);
+    char **envp;
     int r;
 
-    if (!envp)
+    if (pl->p->golden) {
+        char what[GOLDEN_ID_MAX + 64];
+
+        snprintf(what, sizeof what, "they ran %s, into golden image %s",
+                 pl->golden_built ? "once now" : "when it was built", pl->golden_id);
+        detail(pl, what);
+        return 0;
+    }
+    if (!(envp = hook_env(pl->p, pl->a->opts, false)))
         return nomem(pl);
     r = hooks_collect(pl->p->hook_dirs, &l, pl->d);
     if (!r)
-        r = hooks_run(&l, pl->staging, envp, pl->log_fd, HOOK_TIMEOUT_MS, hook_progress, pl,
-                      pl->d);
+        r = run_hooks(pl, &l, envp);
     hook_list_dispose(&l);
     env_free(envp);
     return r;
 }
 
 /* ---- identity ---- */
+
+/* Stops the export of an overlay (journal): before its work directory goes. */
+static int stop_export(void *arg)
+{
+    struct pipeline *pl = arg;
+
+    return clone_unexport(&pl->export, pl->d);
+}
+
+/* Personalises the clone: through libext2fs, on the raw image or on the
+ * overlay exposed as one. */
+static int clone_identity(struct pipeline *pl, const struct identity *id)
+{
+    char *view = NULL;
+    int r;
+
+    if (strcmp(pl->p->image_format, "qcow2"))
+        return identity_apply_ext2(id, pl->new_disk, 0, 0, pl->d);
+    if (!(view = paths_join(pl->workdir, "disk.view")))
+        return nomem(pl);
+    if (journal_add_call(&pl->j, stop_export, pl, view) < 0) {
+        free(view);
+        return nomem(pl);
+    }
+    detail(pl, "the qcow2 disk seen as a raw file (qemu-storage-daemon, FUSE export)");
+    r = clone_export(pl->new_disk, view, pl->log_fd, &pl->export, pl->d);
+    free(view);
+    if (r)
+        return r;
+    r = identity_apply_ext2(id, pl->export.path, 0, 0, pl->d);
+    if (clone_unexport(&pl->export, pl->d) && !r)
+        r = -EIO;
+    return r;
+}
 
 static int step_identity(struct pipeline *pl)
 {
@@ -1095,6 +1185,8 @@ static int step_identity(struct pipeline *pl)
     id.password_hash = pl->password_hash;
     id.authorized_keys = pl->authorized_keys;
     id.ssh_host_keys = true;
+    if (p->golden)
+        return clone_identity(pl, &id);
     return identity_apply_dir(&id, pl->staging, pl->d);
 }
 
@@ -1140,12 +1232,17 @@ out:
     return r;
 }
 
-static int step_kernel(struct pipeline *pl)
+/*
+ * Finds the staging root's newest kernel with its initramfs and copies
+ * them to kernel and ramdisk (new files); kernel NULL: only finds them
+ * (pygrub boots them where they are).
+ */
+static int kernel_out(struct pipeline *pl, const char *kernel, const char *ramdisk)
 {
     int rootfd = -1, bootfd = -1, r = 0;
     DIR *dir = NULL;
     struct dirent *e;
-    char *best = NULL, initrd[NAME_MAX + 1], *bootdir = NULL;
+    char *best = NULL, initrd[NAME_MAX + 1];
 
     rootfd = open(pl->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd >= 0)
@@ -1194,11 +1291,52 @@ static int step_kernel(struct pipeline *pl)
         char what[NAME_MAX + 32];
 
         snprintf(what, sizeof what, "kernel %s%s", best + 8,
-                 !strcmp(pl->p->boot_method, "pygrub") ? " (stays in the guest's /boot)" : "");
+                 kernel ? "" : " (stays in the guest's /boot)");
         detail(pl, what);
     }
+    if (kernel && !(r = copy_out(pl, bootfd, best, kernel)))
+        r = copy_out(pl, bootfd, initrd, ramdisk);
+out:
+    if (dir)
+        closedir(dir);
+    if (bootfd >= 0)
+        close(bootfd);
+    if (rootfd >= 0)
+        close(rootfd);
+    free(best);
+    return r;
+}
+
+/* A golden image's kernel file name as the guest's: a hard link where
+ * the two are on one file system (the image's files are never written
+ * again), else a copy. */
+static int golden_file(struct pipeline *pl, const char *name, const char *dst)
+{
+    char *src = paths_join(pl->golden_dir, name);
+    int r = 0;
+
+    if (!src)
+        return nomem(pl);
+    if (link(src, dst) < 0) {
+        if (errno == EXDEV || errno == EPERM || errno == EMLINK)
+            r = clone_copy(src, dst, pl->a->interrupted, NULL, pl->d);
+        else {
+            r = -errno;
+            diag_error(pl->d, NULL, 0, 0, "cannot link %s to %s: %s", src, dst,
+                       strerror(errno));
+        }
+    }
+    free(src);
+    return r;
+}
+
+static int step_kernel(struct pipeline *pl)
+{
+    char *bootdir = NULL;
+    int r;
+
     if (!strcmp(pl->p->boot_method, "pygrub"))
-        goto out;
+        return kernel_out(pl, NULL, NULL);
     if (!(bootdir = paths_join(pl->workdir, "boot")) ||
         !(pl->new_kernel = paths_join(bootdir, "vmlinuz")) ||
         !(pl->new_ramdisk = paths_join(bootdir, "initrd.img"))) {
@@ -1210,17 +1348,14 @@ static int step_kernel(struct pipeline *pl)
         diag_error(pl->d, NULL, 0, 0, "cannot create %s: %s", bootdir, strerror(errno));
         goto out;
     }
-    r = copy_out(pl, bootfd, best, pl->new_kernel);
-    if (!r)
-        r = copy_out(pl, bootfd, initrd, pl->new_ramdisk);
+    if (pl->p->golden) {
+        detail(pl, "from the golden image");
+        if (!(r = golden_file(pl, "vmlinuz", pl->new_kernel)))
+            r = golden_file(pl, "initrd.img", pl->new_ramdisk);
+    } else {
+        r = kernel_out(pl, pl->new_kernel, pl->new_ramdisk);
+    }
 out:
-    if (dir)
-        closedir(dir);
-    if (bootfd >= 0)
-        close(bootfd);
-    if (rootfd >= 0)
-        close(rootfd);
-    free(best);
     free(bootdir);
     return r;
 }
@@ -1396,10 +1531,14 @@ static int step_filesystem(struct pipeline *pl)
 {
     const struct plan *p = pl->p;
     bool qcow2 = !strcmp(p->image_format, "qcow2");
-    char *raw = qcow2 ? paths_join(pl->workdir, "disk.raw") : strdup(pl->new_disk);
+    char *raw;
     int r;
 
-    if (!raw)
+    if (p->golden) {
+        detail(pl, "none to build: the clone is the file system");
+        return 0;
+    }
+    if (!(raw = qcow2 ? paths_join(pl->workdir, "disk.raw") : strdup(pl->new_disk)))
         return nomem(pl);
     if (p->partitioned)
         r = build_partitioned(pl, raw);
@@ -1424,6 +1563,215 @@ static int step_filesystem(struct pipeline *pl)
     if (r)
         diag_warn(pl->d, NULL, 0, 0, "cannot remove %s: %s", pl->staging, strerror(-r));
     return 0;
+}
+
+/* ---- golden images ---- */
+
+/*
+ * The golden image's key: the base root's, the hooks (names, modes,
+ * content) and their environment as the golden build gives it, the file
+ * system, size and ext4 features.  Fills pl->golden_key.
+ */
+static int golden_key(struct pipeline *pl, const struct hook_list *l, char *const *envp)
+{
+    const struct plan *p = pl->p;
+    struct install_req req;
+    struct install_repo *repos = NULL;
+    char *hooks = NULL, **paths = NULL;
+    int r;
+
+    if ((r = install_request(pl, &req, &repos, &hooks)))
+        return r;
+    r = install_base_key(&req, pl->base_key, pl->d);
+    free(hooks);
+    free(repos);
+    if (r)
+        return r;
+    if (!(paths = calloc(l->n + 1, sizeof(*paths))))
+        return nomem(pl);
+    memcpy(paths, l->paths, l->n * sizeof(*paths));
+    struct cache_golden_id id = {
+        .base_key = pl->base_key, .env = envp, .hooks = paths, .fs = p->fs, .size = p->size,
+        .ext4_features = !strcmp(p->fs, "ext4") ? p->dist.ext4_features : NULL,
+    };
+
+    r = cache_golden_key(&id, pl->golden_key, pl->d);
+    free(paths);
+    return r;
+}
+
+/* Builds the golden image into a new entry of the cache: the root
+ * installed and hooked in the staging directory, stripped of what names
+ * a guest, its kernel copied out, its image made; then renamed into
+ * place (golden_build_commit), so that no half image is ever found. */
+static int golden_build(struct pipeline *pl, const struct hook_list *l, char *const *envp)
+{
+    const struct plan *p = pl->p;
+    struct identity_root root = { 0 };
+    struct golden_info info = { 0 };
+    char *tmp = NULL, *disk = NULL, *kernel = NULL, *ramdisk = NULL, *packages = NULL;
+    char *roles = NULL, what[GOLDEN_ID_MAX + 64];
+    double t0 = now_s();
+    int r;
+
+    if ((r = golden_build_begin(p->cachedir, pl->golden_key, &tmp, pl->d)))
+        return r;
+    if (journal_add_tree(&pl->j, tmp) < 0) {
+        journal_remove_tree(tmp);
+        free(tmp);
+        return nomem(pl);
+    }
+    detail(pl, "no golden image yet: building one (base root, hooks, image)");
+    if (!(disk = paths_join(tmp, "disk.img")) || !(kernel = paths_join(tmp, "vmlinuz")) ||
+        !(ramdisk = paths_join(tmp, "initrd.img")) ||
+        !(packages = strv_join(p->packages, " ")) || !(roles = strv_join(p->roles, ","))) {
+        r = nomem(pl);
+        goto out;
+    }
+    if ((r = install_staging(pl)) || (r = run_hooks(pl, l, envp)))
+        goto out;
+    detail(pl, "stripped of what names a guest (host name, machine-id, ssh host keys, ...)");
+    if ((r = identity_root_dir_open(pl->staging, &root, pl->d)) ||
+        (r = identity_strip(&root, pl->d)) || (r = kernel_out(pl, kernel, ramdisk)))
+        goto out;
+    r = image_build_fs(p->fs, pl->staging, "root", p->size,
+                       !strcmp(p->fs, "ext4") ? p->dist.ext4_features : NULL, disk,
+                       pl->workdir, pl->log_fd, pl->d);
+    if (r)
+        goto out;
+    if ((r = unmount_staging(pl)) || (r = journal_remove_tree(pl->staging))) {
+        diag_error(pl->d, NULL, 0, 0, "cannot remove %s: %s", pl->staging, strerror(-r));
+        goto out;
+    }
+    info = (struct golden_info){
+        .template_name = p->env->template_name, .dist = p->dist.name, .suite = p->dist.suite,
+        .arch = p->arch, .fs = p->fs, .packages = packages, .roles = roles, .size = p->size,
+        .base_key = pl->base_key,
+    };
+    if ((r = golden_build_commit(tmp, pl->golden_key, &info, &pl->golden_dir, pl->golden_id,
+                                 pl->d)))
+        goto out;
+    pl->golden_built = true;
+    snprintf(what, sizeof what, "golden image %s built in %.1f s", pl->golden_id,
+             now_s() - t0);
+    detail(pl, what);
+out:
+    identity_root_close(&root);
+    free(tmp);
+    free(disk);
+    free(kernel);
+    free(ramdisk);
+    free(packages);
+    free(roles);
+    return r;
+}
+
+/* The guest's disk from the golden image. */
+static int golden_clone(struct pipeline *pl)
+{
+    const struct plan *p = pl->p;
+    const char *how = "qcow2 overlay";
+    char *src = paths_join(pl->golden_dir, "disk.img"), what[PATH_MAX + 64];
+    int r;
+
+    if (!src)
+        return nomem(pl);
+    if (!strcmp(p->clone, "overlay"))
+        r = clone_overlay(src, "raw", pl->new_disk, pl->log_fd, pl->d);
+    else if (!strcmp(p->image_format, "qcow2"))
+        r = image_convert_qcow2(src, pl->new_disk, pl->log_fd, pl->d), how = "qcow2 copy";
+    else
+        r = clone_copy(src, pl->new_disk, pl->a->interrupted, &how, pl->d);
+    if (!r) {
+        snprintf(what, sizeof what, "the disk: a %s of golden image %s", how, pl->golden_id);
+        detail(pl, what);
+    }
+    free(src);
+    return r;
+}
+
+static void golden_unlock_fd(struct pipeline *pl)
+{
+    golden_unlock(pl->golden_fd);
+    pl->golden_fd = -1;
+}
+
+/*
+ * The install step of a clone: the golden image (found, or built under
+ * its key's lock, exclusive, so that two runs never build one twice),
+ * then the guest's disk from it.  The key's lock is then held shared to
+ * the end of the run.
+ */
+static int golden_install(struct pipeline *pl)
+{
+    const struct plan *p = pl->p;
+    struct hook_list l = { 0 };
+    char **envp = hook_env(p, pl->a->opts, true), what[GOLDEN_ID_MAX + 64];
+    bool exclusive = p->refresh;
+    int r;
+
+    if (!envp)
+        return nomem(pl);
+    if ((r = hooks_collect(p->hook_dirs, &l, pl->d)) || (r = golden_key(pl, &l, envp)))
+        goto out;
+    for (;;) {
+        if ((r = golden_lock(p->cachedir, pl->golden_key, exclusive, pl->a->interrupted,
+                             &pl->golden_fd, pl->d)))
+            goto out;
+        if (exclusive && p->refresh)
+            break;
+        if ((r = golden_lookup(p->cachedir, pl->golden_key, &pl->golden_dir, pl->golden_id,
+                               pl->d)) < 0)
+            goto out;
+        if (r == 1 || exclusive)
+            break;
+        /* none: build it, alone; another run may have built it by then */
+        golden_unlock_fd(pl);
+        exclusive = true;
+    }
+    if (r == 1) {
+        r = 0;
+        snprintf(what, sizeof what, "golden image %s, from the cache", pl->golden_id);
+        detail(pl, what);
+    } else {
+        free(pl->golden_dir);
+        pl->golden_dir = NULL;
+        r = golden_build(pl, &l, envp);
+    }
+    if (!r)
+        r = golden_clone(pl);
+out:
+    hook_list_dispose(&l);
+    env_free(envp);
+    return r;
+}
+
+/* After --refresh: the older images of the key go, but for those still
+ * backing an overlay. */
+static void golden_prune(struct pipeline *pl)
+{
+    struct golden_entry *v = NULL;
+    struct diag tmp;
+    size_t n = 0;
+
+    diag_init(&tmp);
+    if (golden_list(pl->p->cachedir, &v, &n, &tmp) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            char **users = NULL;
+            int k;
+
+            if (strcmp(v[i].key, pl->golden_key) || !strcmp(v[i].id, pl->golden_id))
+                continue;
+            k = registry_golden_users(pl->p->env->libdir, v[i].id, &users, &tmp);
+            if (k == 0 && golden_remove(pl->p->cachedir, v[i].id, &tmp) == 0)
+                detail(pl, "an older golden image of the template removed");
+            for (int j = 0; k > 0 && users[j]; j++)
+                free(users[j]);
+            free(users);
+        }
+        golden_entries_free(v, n);
+    }
+    diag_dispose(&tmp);
 }
 
 /* ---- config ---- */
@@ -1589,7 +1937,9 @@ static int step_config(struct pipeline *pl)
         goto out;
 
     /* the record --list and --delete read, then the config, last */
-    if ((r = registry_entry_from_plan(&reg, p)) < 0) {
+    if ((r = registry_entry_from_plan(&reg, p)) < 0 ||
+        (p->golden && (!(reg.golden = strdup(pl->golden_id)) ||
+                       !(reg.clone = strdup(p->clone))))) {
         r = nomem(pl);
         goto out;
     }
@@ -1760,6 +2110,7 @@ int pipeline_run(const struct pipeline_args *a, struct pipeline_result *res, str
 {
     struct pipeline pl = {
         .a = a, .p = a->plan, .res = res, .d = d, .log_fd = -1, .lock_fd = -1,
+        .golden_fd = -1,
     };
     const char *fail_at = getenv("VMKIT_FAIL_AT");
     int inject = fail_at && *fail_at ? pipeline_step_index(fail_at) : -1;
@@ -1835,6 +2186,9 @@ int pipeline_run(const struct pipeline_args *a, struct pipeline_result *res, str
         unlock(&pl);
         journal_dispose(&pl.j);
     }
+    golden_unlock_fd(&pl);
+    if (!r && pl.golden_built && pl.p->refresh)
+        golden_prune(&pl);
     res->cache_hit = pl.cache_hit;
     res->seconds = now_s() - t0;
     if (pl.log_fd >= 0) {
@@ -1858,6 +2212,7 @@ int pipeline_run(const struct pipeline_args *a, struct pipeline_result *res, str
     free(pl.new_swap);
     free(pl.new_kernel);
     free(pl.new_ramdisk);
+    free(pl.golden_dir);
     if (pl.password_hash)
         explicit_bzero(pl.password_hash, strlen(pl.password_hash));
     free(pl.password_hash);

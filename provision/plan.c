@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -622,7 +623,12 @@ static int resolve_storage(struct ctx *c)
         if (!strcmp(fs_names[i], fs))
             fsi = i;
     c->p->fs = fs_names[fsi];
-    c->p->image_format = fmt && !strcmp(fmt, "qcow2") ? "qcow2" : "raw";
+    /* --clone overlay: the disk is a qcow2 overlay, unless the format is
+     * given (raw is then an error: resolve_golden) */
+    c->p->image_format = (fmt ? !strcmp(fmt, "qcow2")
+                              : val(c->o, SLOT_CLONE) && !strcmp(val(c->o, SLOT_CLONE),
+                                                                 "overlay"))
+                         ? "qcow2" : "raw";
     c->p->size = size_of(c->o, SLOT_SIZE, "4G");
     c->p->swap = sw->by && !strcmp(sw->by->name, "noswap") ? 0 : size_of(c->o, SLOT_SWAP, "512M");
     if (!c->p->hostname)
@@ -979,6 +985,61 @@ nomem:
 
 /* ---- the whole ---- */
 
+/*
+ * A golden clone: asked for (--golden), or the default for a template's
+ * guest and a batch's, when the guest can be one.  Clones are
+ * personalised through libext2fs (ext2root.h) and cloned as files, from
+ * a golden image kept in the cache: an ext4 root on a whole disk, in
+ * files, from a cached base root.
+ */
+static void resolve_golden(struct ctx *c)
+{
+    const struct opt_value *gv = &c->o->v[SLOT_GOLDEN];
+    struct plan *p = c->p;
+    const char *why = NULL, *clone = val(c->o, SLOT_CLONE), *fmt = val(c->o, SLOT_IMAGE_FORMAT);
+    bool asked = gv->by && gv->on;
+
+    p->refresh = c->o->v[SLOT_REFRESH].on;
+    if (gv->by ? !gv->on : !c->env->template_name && !c->env->batch) {
+        if (p->refresh) {
+            options_error(c->d, c->o, SLOT_REFRESH, "rebuilds a golden image: this guest is"
+                          " not a clone (--golden makes it one)");
+            c->usage = 1;
+        }
+        return;
+    }
+    if (!p->cache)
+        why = "golden images are kept in the cache, and the cache is off (--no-cache)";
+    else if (strcmp(p->install_method, "mmdebstrap") && strcmp(p->install_method, "debootstrap")
+             && strcmp(p->install_method, "rpm"))
+        why = "a tar or copy install has no cached base root to key a golden image by";
+    else if (strcmp(p->fs, "ext4"))
+        why = "clones are personalised through libext2fs: an ext4 root, not xfs or btrfs";
+    else if (p->partitioned)
+        why = "a partitioned disk is not cloned: each guest's partitions have their own UUIDs";
+    else if (p->lvm_vg)
+        why = "clones are files: not on logical volumes (--lvm, --lvm-thin)";
+    if (why) {
+        if (asked) {
+            options_error(c->d, c->o, SLOT_GOLDEN, "%s", why);
+            c->usage = 1;
+        } else if (p->refresh) {
+            options_error(c->d, c->o, SLOT_REFRESH, "this guest is not a clone: %s", why);
+            c->usage = 1;
+        }
+        p->golden_why = why;
+        return;
+    }
+    p->golden = true;
+    p->clone = clone ? (!strcmp(clone, "overlay") ? "overlay" : "copy")
+                     : !strcmp(p->image_format, "qcow2") ? "overlay" : "copy";
+    if (!strcmp(p->clone, "overlay") && fmt && strcmp(fmt, "qcow2")) {
+        options_error(c->d, c->o, SLOT_CLONE, "an overlay is a qcow2 disk: not with"
+                      " --image-format %s", fmt);
+        c->usage = 1;
+    }
+}
+
 enum plan_status plan_resolve(const struct opt_set *o, const struct plan_env *env,
                               struct plan *p, struct diag *d)
 {
@@ -1039,6 +1100,7 @@ enum plan_status plan_resolve(const struct opt_set *o, const struct plan_env *en
         NOMEM(&c);
     p->boot = o->v[SLOT_BOOT].on;
     p->force = o->v[SLOT_FORCE].on;
+    resolve_golden(&c);
     if (!(p->cachedir = strdup(env->cachedir)))
         NOMEM(&c);
 
@@ -1115,6 +1177,20 @@ static int count_hooks(const char *dir)
 }
 
 
+/* The end of a golden clone's install line: what the guest's disk is. */
+static void describe_clone(FILE *f, const struct plan *p)
+{
+    if (!p->golden)
+        fprintf(f, "%s%s\n", p->golden_why ? "; not a golden clone: " : "",
+                p->golden_why ? p->golden_why : "");
+    else if (!strcmp(p->clone, "overlay"))
+        fprintf(f, "; then hooked and stripped of what names a guest; the disk %s: a qcow2"
+                " overlay backed by the golden image (backing format raw)\n", p->disk_path);
+    else
+        fprintf(f, "; then hooked and stripped of what names a guest; the disk %s: a %s copy"
+                " of the golden image (reflink, else sparse)\n", p->disk_path, p->image_format);
+}
+
 char *plan_describe(const struct plan *p)
 {
     const struct plan_env *env = p->env;
@@ -1123,6 +1199,7 @@ char *plan_describe(const struct plan *p)
     FILE *f = open_memstream(&buf, &len);
     bool debootstrap;
     const char *how;
+    char golden[PATH_MAX + 160] = "";
 
     if (!f)
         return NULL;
@@ -1177,11 +1254,15 @@ char *plan_describe(const struct plan *p)
         fprintf(f, "; no swap (%s)\n", p->noswap_origin);
 
     /* install */
+    if (p->golden)
+        snprintf(golden, sizeof golden, "the golden image under %s/golden (key: the base"
+                 " root's, every hook and its settings, fs, size), %s from: ", p->cachedir,
+                 p->refresh ? "built afresh (--refresh)" : "or when there is none, built");
     debootstrap = !strcmp(p->install_method, "mmdebstrap") ||
                   !strcmp(p->install_method, "debootstrap");
     if (debootstrap) {
         tool = proc_find_program(p->install_method);
-        fprintf(f, "install: %s (%s) %s %s from %s (from %s); components ",
+        fprintf(f, "install: %s%s (%s) %s %s from %s (from %s); components ", golden,
                 p->install_method, tool ? tool : "not found in PATH", p->dist.suite,
                 p->arch, p->mirror, p->mirror_origin);
         for (size_t i = 0; i < p->dist.components.n; i++)
@@ -1190,12 +1271,13 @@ char *plan_describe(const struct plan *p)
         for (size_t i = 0; p->packages && p->packages[i]; i++)
             fprintf(f, " %s", p->packages[i]);
         if (p->cache)
-            fprintf(f, "; cache %s (key: the mirror's InRelease, suite, arch, packages)\n",
+            fprintf(f, "; cache %s (key: the mirror's InRelease, suite, arch, packages)",
                     p->cachedir);
         else
-            fprintf(f, "; no cache (%s)\n", p->nocache_origin);
+            fprintf(f, "; no cache (%s)", p->nocache_origin);
+        describe_clone(f, p);
     } else if (!strcmp(p->install_method, "rpm")) {
-        fprintf(f, "install: rpm %s release %s %s from %s (from %s)", p->dist.name,
+        fprintf(f, "install: %srpm %s release %s %s from %s (from %s)", golden, p->dist.name,
                 p->dist.release, p->arch, p->mirror, p->mirror_origin);
         for (size_t i = 0; i < p->nrepos; i++) {
             fprintf(f, "; repository %s %s", p->repos[i].name, p->repos[i].url);
@@ -1208,9 +1290,10 @@ char *plan_describe(const struct plan *p)
         fprintf(f, " and what they need (libsolv), unpacked, then installed again by the"
                 " guest's own rpm");
         if (p->cache)
-            fprintf(f, "; cache %s (key: each repomd.xml, arch, packages)\n", p->cachedir);
+            fprintf(f, "; cache %s (key: each repomd.xml, arch, packages)", p->cachedir);
         else
-            fprintf(f, "; no cache (%s)\n", p->nocache_origin);
+            fprintf(f, "; no cache (%s)", p->nocache_origin);
+        describe_clone(f, p);
     } else if (!strcmp(p->install_method, "tar")) {
         fprintf(f, "install: unpack %s (tar) onto the root file system\n", p->install_source);
     } else {
@@ -1227,7 +1310,8 @@ char *plan_describe(const struct plan *p)
         else
             fprintf(f, "%s %s (%d hook%s)", i ? "," : "", p->hook_dirs[i], n, n == 1 ? "" : "s");
     }
-    fprintf(f, "\n");
+    fprintf(f, "%s\n", p->golden ? "; run once, into the golden image, with the settings"
+                                   " that name one guest empty" : "");
 
     /* identity */
     fprintf(f, "identity: hostname %s, network ", p->hostname);
@@ -1241,13 +1325,23 @@ char *plan_describe(const struct plan *p)
     fprintf(f, " (%s)", p->dist.network_style);
     if (p->nameservers)
         fprintf(f, ", nameservers %s", p->nameservers);
-    fprintf(f, ", root password %s, ssh keys %s; fresh machine-id and ssh host keys\n",
+    fprintf(f, ", root password %s, ssh keys %s; fresh machine-id and ssh host keys",
             p->password == PLAN_PASSWORD_GIVEN ? "given" :
             p->password == PLAN_PASSWORD_GENERATE ? "generated" : "none (locked)",
             p->ssh_key ? p->ssh_key : "none");
+    if (p->golden)
+        fprintf(f, "; written into the clone through libext2fs, never mounted%s\n",
+                strcmp(p->clone, "overlay") ? ""
+                : " (the overlay seen as a raw file through qemu-storage-daemon's FUSE export)");
+    else
+        fprintf(f, "\n");
 
     /* kernel */
-    if (!strcmp(p->boot_method, "pygrub")) {
+    if (p->golden) {
+        fprintf(f, "kernel: %s from the golden image to %s and %s (hard links where the"
+                " file system is the same)\n", p->dist.kernel_package, p->kernel_path,
+                p->ramdisk_path);
+    } else if (!strcmp(p->boot_method, "pygrub")) {
         fprintf(f, "kernel: stays in the guest: /boot/grub/grub.cfg boots it (bootloader"
                 " pygrub), GRUB in the disk's boot sectors for hvm firmware boot\n");
     } else {
@@ -1262,7 +1356,10 @@ char *plan_describe(const struct plan *p)
     /* filesystem */
     how = !strcmp(p->image_format, "qcow2") ? " (via raw, then qemu-img convert)"
           : p->lvm_vg ? " (written on the volume, never mounted)" : " (sparse)";
-    if (p->partitioned) {
+    if (p->golden) {
+        fprintf(f, "filesystem: none to build: the clone %s is the guest's root file system\n",
+                p->disk_path);
+    } else if (p->partitioned) {
         fprintf(f, "filesystem: %zu file system%s built into %s partitions (mke2fs -E"
                 " offset=), %s%s\n", p->layout.n, p->layout.n == 1 ? "" : "s",
                 p->layout.table, p->disk_path, how);

@@ -34,6 +34,7 @@ struct plan_env {
     const char *template_file;      /* its file */
     const char *const *configs;     /* --config files, in order */
     size_t nconfigs;
+    bool batch;                     /* one guest of --batch or --count */
 };
 
 enum plan_status {
@@ -101,6 +102,12 @@ struct plan {
     struct part_layout layout;      /* placed, with UUIDs; empty when whole */
     const char *boot_method;        /* static: "pygrub" or "direct" */
     char root_device[48];           /* "LABEL=root" or "UUID=..." */
+    /* a clone of a golden image (--golden; golden.h) */
+    bool golden;
+    const char *clone;              /* static: "overlay" or "copy" (golden only) */
+    bool refresh;                   /* --refresh: build the golden image afresh */
+    const char *golden_why;         /* static: why a template's or a batch's guest
+                                     * is not a clone after all; NULL */
 };
 
 void plan_init(struct plan *p);

@@ -29,7 +29,7 @@ void registry_entry_dispose(struct registry_entry *e)
         &e->record_dir, &e->record_path, &e->name, &e->dist, &e->arch, &e->install_method,
         &e->fs, &e->uuid, &e->config, &e->image_dir, &e->disk, &e->disk_format, &e->swap,
         &e->kernel, &e->ramdisk, &e->network, &e->address, &e->mac, &e->bridge,
-        &e->volume_group, &e->thin_pool, &e->disk_lv, &e->swap_lv,
+        &e->volume_group, &e->thin_pool, &e->disk_lv, &e->swap_lv, &e->golden, &e->clone,
     };
 
     for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
@@ -135,6 +135,10 @@ char *registry_entry_json(const struct registry_entry *e)
         r = r ? r : add_str(o, "disk_lv", e->disk_lv);
         r = r ? r : add_str(o, "swap_lv", e->swap_lv);
     }
+    if (e->golden) {
+        r = r ? r : add_str(o, "golden", e->golden);
+        r = r ? r : add_str(o, "clone", e->clone);
+    }
     r = r ? r : json_object_object_add(o, "swap_size",
                                        json_object_new_int64((int64_t)e->swap_size));
     r = r ? r : add_str(o, "kernel", e->kernel);
@@ -230,6 +234,8 @@ int registry_read(const char *path, struct registry_entry *e, struct diag *d)
             r = -EINVAL;
         }
     }
+    r = r ? r : get_str(o, "golden", true, false, &e->golden, path, d);
+    r = r ? r : get_str(o, "clone", true, false, &e->clone, path, d);
     r = r ? r : get_str(o, "kernel", true, true, &e->kernel, path, d);
     r = r ? r : get_str(o, "ramdisk", true, true, &e->ramdisk, path, d);
     r = r ? r : get_str(o, "network", true, false, &e->network, path, d);
@@ -316,4 +322,33 @@ int registry_list(const char *libdir, struct registry_entry **v_r, size_t *n_r, 
     *v_r = v;
     *n_r = n;
     return 0;
+}
+
+int registry_golden_users(const char *libdir, const char *id, char ***names_r, struct diag *d)
+{
+    struct registry_entry *v = NULL;
+    char **names = NULL;
+    size_t n = 0, k = 0;
+    int r;
+
+    *names_r = NULL;
+    if ((r = registry_list(libdir, &v, &n, d)) < 0)
+        return r;
+    if (!(names = calloc(n + 1, sizeof(*names))))
+        r = -ENOMEM;
+    for (size_t i = 0; i < n && !r; i++)
+        if (v[i].golden && v[i].clone && !strcmp(v[i].golden, id) &&
+            !strcmp(v[i].clone, "overlay") && !(names[k++] = strdup(v[i].name)))
+            r = -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        registry_entry_dispose(&v[i]);
+    free(v);
+    if (r) {
+        for (size_t i = 0; i < k; i++)
+            free(names[i]);
+        free(names);
+        return r;
+    }
+    *names_r = names;
+    return (int)k;
 }

@@ -28,6 +28,8 @@ struct registry_entry {
     char *thin_pool;        /* --lvm-thin: the pool; NULL: linear or files */
     char *disk_lv, *swap_lv;    /* NAME-disk, NAME-swap (swap_lv NULL: none) */
     uint64_t swap_size;
+    char *golden;           /* a clone: the golden image's ID (golden.h); NULL: none */
+    char *clone;            /* "overlay" (the golden image is its backing file) or "copy" */
     char *kernel, *ramdisk;
     char *network;          /* bridge, user, none */
     char *address;          /* "dhcp" or "ADDR/PREFIX" */
@@ -60,5 +62,13 @@ int registry_read(const char *path, struct registry_entry *e, struct diag *d);
  * recorded in d as warnings and skipped.  0 or -errno.
  */
 int registry_list(const char *libdir, struct registry_entry **v_r, size_t *n_r, struct diag *d);
+
+/*
+ * The guests under libdir whose disk is a qcow2 overlay backed by golden
+ * image id (they break if it goes): their names in a new NULL-terminated
+ * array (free each and the array), and their number; or -errno.
+ * Unreadable records are warnings in d, as for registry_list.
+ */
+int registry_golden_users(const char *libdir, const char *id, char ***names_r, struct diag *d);
 
 #endif
