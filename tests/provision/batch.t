@@ -1,16 +1,20 @@
 #!/bin/sh
 # timeout: 1500
 # vm-provision --batch, end to end, under TCG: a fleet of five bookworm
-# guests from the host's own mirror (the base root made by the first,
-# alone; the other four from the cache, two at a time).  A fleet with a
-# duplicate address is refused whole, with nothing made; fixed, all five
-# are made.  Read back from their images without booting (debugfs):
-# host names, addresses, machine-ids and ssh host keys all distinct.  Two
-# of them boot on a bridge in a network namespace, log in on hvc0, show
-# their own name and address, and ping each other.  A batch interrupted
-# (SIGINT) at random points, three times, leaves only complete guests
-# and a base root cache without temporaries.  --batch-delete removes
-# the fleet.  --count with --ip-range makes a homogeneous one (dry run).
+# guests from the host's own mirror.  The first, alone, makes the base
+# root and the golden image; every guest is a clone of it (fb a qcow2
+# overlay, the others copies), two at a time.  A fleet with a duplicate
+# address is refused whole, with nothing made; fixed, all five are made.
+# Read back from their images without booting (debugfs): host names,
+# addresses, machine-ids and ssh host keys all distinct, and the golden
+# image holds none of them.  Two of them (fb the overlay) boot on a bridge
+# in a network namespace, log in on hvc0, show their own name and
+# address, and ping each other.  A batch interrupted (SIGINT) at random
+# points, three times (the first while it builds a golden image afresh),
+# leaves only complete guests, and a cache whose golden images are whole
+# and without temporaries.  --batch-delete removes the fleet;
+# --golden-delete keeps an image that an overlay needs.  --count with
+# --ip-range makes a homogeneous one (dry run).
 . tests/lib/tap.sh
 check() { ok "$1" "$2"; return "$1"; }
 
@@ -58,6 +62,7 @@ ip = 10.97.0.11
 
 [fb]
 ip = 10.97.0.12
+image-format = qcow2   # an overlay on the golden image
 
 [fc]
 ip     = $1   # the third
@@ -82,7 +87,7 @@ fleet 10.97.0.12 > "$t/dup.fleet"
 "$P" --batch "$t/dup.fleet" > "$t/dup.out" 2>&1
 rc=$?
 snapshot "$t/after"
-[ $rc -eq 2 ] && grep -q "dup.fleet:17:.*10.97.0.12 is already guest fb's (line 14)" "$t/dup.out" &&
+[ $rc -eq 2 ] && grep -q "dup.fleet:18:.*10.97.0.12 is already guest fb's (line 14)" "$t/dup.out" &&
     grep -q 'the fleet is refused; nothing was made' "$t/dup.out" && cmp -s "$t/before" "$t/after"
 check $? "a fleet with a duplicate address is refused (exit 2), naming both lines; nothing made" ||
     diag < "$t/dup.out"
@@ -98,12 +103,43 @@ grep -Eq '^5 made, 0 failed, 0 not started in [0-9.]+ s$' "$t/batch.out"
 check $? "the summary says 5 made" || tail -n 12 "$t/batch.out" | diag
 sed -n '/^NAME  *STATUS  *SECONDS  *WHY/,$p' "$t/batch.out" | diag
 for g in fa fb fc fd fe; do
-    [ -s "$t/etc/$g.cfg" ] && [ -s "$t/lib/guests/$g.json" ] && [ -s "$t/lib/domains/$g/disk.img" ]
+    disk=$t/lib/domains/$g/disk.img
+    [ $g = fb ] && disk=$t/lib/domains/$g/disk.qcow2
+    [ -s "$t/etc/$g.cfg" ] && [ -s "$t/lib/guests/$g.json" ] && [ -s "$disk" ]
     check $? "$g: config, record and disk are there"
 done
+grep -E '^ +(fa|fb|fc|fd|fe) ' "$t/batch.out" | diag
+
+# --- the golden image ----------------------------------------------------------------------
+# the image the fleet's records name (the cache may hold others)
+ids=$(sed -n 's/^ *"golden": "\(.*\)",*$/\1/p' "$t"/lib/guests/f?.json | sort -u)
+gid=$ids
+golden=$VMKIT_CACHEDIR/golden/$gid
+"$P" --golden-list > "$t/golden.out" 2>&1
+[ "$(echo "$ids" | wc -w)" -eq 1 ] && [ -s "$golden/disk.img" ] &&
+    awk -v id="$gid" '$1 == id { found = 1; n = $NF } END { exit !(found && n == 1) }' "$t/golden.out"
+check $? "the five are clones of one golden image ($gid), which --golden-list shows backing one overlay (fb)" ||
+    diag < "$t/golden.out"
+qemu-img info --output=json "$t/lib/domains/fb/disk.qcow2" > "$t/fb.info" 2>&1
+grep -q "\"backing-filename-format\": \"raw\"" "$t/fb.info" &&
+    grep -qF "\"backing-filename\": \"$golden/disk.img\"" "$t/fb.info"
+check $? "fb is a qcow2 overlay on the golden image, its backing format named" || diag < "$t/fb.info"
+[ "$(stat -c %h "$golden/vmlinuz")" -ge 6 ] && [ "$(stat -c %i "$golden/initrd.img")" = "$(stat -c %i "$t/lib/boot/fa/initrd.img")" ]
+check $? "the guests' kernel and initramfs are hard links to the golden image's"
+gdfs() { debugfs -R "$1" "$golden/disk.img" 2>/dev/null; }
+[ "$(gdfs 'cat /etc/hostname')" = localhost ] && [ -z "$(gdfs 'cat /etc/machine-id')" ] &&
+    ! gdfs 'ls /etc/ssh' | grep -q ssh_host_ && ! gdfs 'ls /var/lib/systemd' | grep -q random-seed &&
+    gdfs 'cat /etc/shadow' | grep -q '^root:\*:'
+check $? "the golden image names no guest: hostname localhost, empty machine-id, no ssh host keys, no seed, root locked"
+e2fsck -fn "$golden/disk.img" > "$t/golden.fsck" 2>&1
+check $? "the golden image's file system checks clean" || diag < "$t/golden.fsck"
 
 # --- read back, without booting ----------------------------------------------------------
-dfs() { debugfs -R "$1" "$t/lib/domains/$2/disk.img" 2>/dev/null; }
+qemu-img convert -f qcow2 -O raw "$t/lib/domains/fb/disk.qcow2" "$t/fb.raw"
+dfs() {
+    if [ "$2" = fb ]; then debugfs -R "$1" "$t/fb.raw" 2>/dev/null
+    else debugfs -R "$1" "$t/lib/domains/$2/disk.img" 2>/dev/null; fi
+}
 : > "$t/ids"
 for g in fa fb fc fd fe; do
     hn=$(dfs 'cat /etc/hostname' $g)
@@ -121,7 +157,15 @@ check $? "each guest has its address from the fleet (fe: DHCP)"
 [ "$(awk '{ print $4 }' "$t/ids" | sort -u | grep -c '^[0-9a-f]\{32\}$')" -eq 5 ]
 check $? "five distinct machine-ids"
 [ "$(awk '{ print $5 }' "$t/ids" | grep -v none | sort -u | wc -l)" -eq 5 ]
-check $? "five distinct ssh host keys"
+check $? "five distinct ssh host keys (the golden image has none to share)"
+fsck_ok=0
+for g in fa fc fd fe; do e2fsck -fn "$t/lib/domains/$g/disk.img" > /dev/null 2>&1 || fsck_ok=1; done
+e2fsck -fn "$t/fb.raw" > /dev/null 2>&1 || fsck_ok=1
+rm -f "$t/fb.raw"
+check $fsck_ok "the five file systems, personalised in place, check clean"
+"$P" --golden-delete "$gid" > "$t/gdel.out" 2>&1
+[ $? -eq 1 ] && grep -q "golden image $gid backs the overlays of fb" "$t/gdel.out" && [ -s "$golden/disk.img" ]
+check $? "--golden-delete refuses the image fb's overlay needs" || diag < "$t/gdel.out"
 
 # --- two boot, see themselves and each other ------------------------------------------------
 look() {  # look NAME PEER
@@ -156,6 +200,17 @@ check $? "fa and fb ping each other over br0 ($(con fa PING) $(con fb PING))"
 for d in fa fb; do "$vmctl" destroy "$d" > /dev/null 2>&1; done
 
 # --- interrupted at random points ------------------------------------------------------------
+# golden_whole: every golden image listed has its files and a clean file
+# system, and at least one is there
+golden_whole() {
+    local n=0 id
+    for id in $("$P" --golden-list | awk 'NR > 1 { print $1 }'); do
+        n=$((n + 1))
+        [ -s "$VMKIT_CACHEDIR/golden/$id/vmlinuz" ] && [ -s "$VMKIT_CACHEDIR/golden/$id/initrd.img" ] &&
+            e2fsck -fn "$VMKIT_CACHEDIR/golden/$id/disk.img" > /dev/null 2>&1 || return 1
+    done
+    [ $n -ge 1 ]
+}
 for round in 1 2 3; do
     cat > "$t/int.fleet" <<EOF
 [defaults]
@@ -166,8 +221,15 @@ network = none
 [i${round}b]
 [i${round}c]
 EOF
-    delay=$(awk -v s="$$$round" 'BEGIN { srand(s); printf "%.1f", 2 + rand() * 25 }')
-    "$P" --batch "$t/int.fleet" -j 2 > "$t/int$round.out" 2>&1 &
+    # round 1 builds the golden image afresh (some seconds), the others clone
+    if [ $round = 1 ]; then
+        refresh=--refresh
+        delay=$(awk -v s="$$$round" 'BEGIN { srand(s); printf "%.1f", 1 + rand() * 8 }')
+    else
+        refresh=
+        delay=$(awk -v s="$$$round" 'BEGIN { srand(s); printf "%.1f", 0.3 + rand() * 4 }')
+    fi
+    "$P" --batch "$t/int.fleet" -j 2 $refresh > "$t/int$round.out" 2>&1 &
     pid=$!
     sleep "$delay"
     kill -INT $pid 2>/dev/null
@@ -188,8 +250,9 @@ EOF
     done
     ls -A "$t/lib/domains" 2>/dev/null | grep -q '^\.' && good=1
     [ -z "$(find "$VMKIT_CACHEDIR" -name '.*' 2>/dev/null)" ] || good=1
+    golden_whole || good=1
     [ $good -eq 0 ]
-    check $? "SIGINT after $delay s (round $round, exit $rc): only whole guests left (${made:- none}), no work directory, no cache temporaries" ||
+    check $? "SIGINT after $delay s (round $round${refresh:+, $refresh}, exit $rc): only whole guests left (${made:- none}), no work directory, golden images whole, no cache temporaries" ||
         { tail -n 8 "$t/int$round.out"; ls -la "$t/lib/domains"; } | diag
     for g in $made; do "$P" --delete "$g" > /dev/null 2>&1; done
 done
@@ -200,6 +263,9 @@ rc=$?
 n=$(ls "$t/etc" | grep -c '\.cfg$')
 [ $rc -eq 0 ] && [ "$n" -eq 0 ] && [ -z "$(ls "$t/lib/guests" 2>/dev/null)" ]
 check $? "--batch-delete removes the five" || diag < "$t/del.out"
+"$P" --golden-delete all > "$t/gdel2.out" 2>&1
+[ $? -eq 0 ] && [ "$("$P" --golden-list | wc -l)" -eq 1 ] && [ ! -e "$golden" ]
+check $? "--golden-delete all: with fb gone, every golden image goes" || diag < "$t/gdel2.out"
 "$P" --count 3 --hostname 'web%02d' --ip-range 10.97.1.20-10.97.1.29/24 --network bridge \
     --bridge br0 --dry-run > "$t/count.out" 2>&1
 [ $? -eq 0 ] && grep -q 'identity: hostname web01, network 10.97.1.20/24' "$t/count.out" &&

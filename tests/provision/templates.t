@@ -101,11 +101,40 @@ line config | grep -qF "memory 512M, maxmem 512M, 1 vcpu"
 check $? "debian-web: memory 512M" || show
 
 good "--template centos7-minimal" --hostname c1 --template centos7-minimal --dry-run
-line install | grep -qF "install: rpm centos7 release 7 x86_64 from https://vault.centos.org/centos"
+line install | grep -qF "built from: rpm centos7 release 7 x86_64 from https://vault.centos.org/centos"
 check $? "centos7-minimal: an rpm install of centos7" || show
 line storage | grep -qF "(raw, 3G, ext4 labelled root); swap $VMKIT_LIBDIR/domains/c1/swap.img (raw, 256M)" &&
     line config | grep -qF "memory 512M"
 check $? "centos7-minimal: 3G, swap 256M, memory 512M" || show
+
+# a template's guest is a golden clone, unless it cannot be or is told not to be
+good "--template: a golden clone" --hostname g1 --template debian-minimal --dry-run
+line install | grep -q "^install: the golden image under .*/golden (key: .*built from: mmdebstrap .*; the disk .*/g1/disk.img: a raw copy of the golden image (reflink, else sparse)$" &&
+    line filesystem | grep -qF "none to build: the clone" &&
+    line identity | grep -qF "written into the clone through libext2fs, never mounted"
+check $? "--template: the disk is a copy of the golden image, personalised in place" || show
+good "--template with qcow2" --hostname g1 --template debian-minimal --image-format qcow2 --dry-run
+line install | grep -qF "disk.qcow2: a qcow2 overlay backed by the golden image (backing format raw)" &&
+    line identity | grep -qF "qemu-storage-daemon's FUSE export"
+check $? "--image-format qcow2: a qcow2 overlay on the golden image" || show
+good "--clone overlay" --hostname g1 --template debian-minimal --clone overlay --dry-run
+line storage | grep -qF "/g1/disk.qcow2 (qcow2," && line install | grep -qF "a qcow2 overlay backed"
+check $? "--clone overlay makes the disk qcow2" || show
+good "--no-golden" --hostname g1 --template debian-minimal --no-golden --dry-run
+line install | grep -q "^install: mmdebstrap" && ! line install | grep -q golden
+check $? "--no-golden: the guest's own install" || show
+good "--template, xfs" --hostname g1 --template debian-minimal --fs xfs --dry-run
+line install | grep -qF "; not a golden clone: clones are personalised through libext2fs: an ext4 root"
+check $? "a template's xfs guest is not a clone, and the plan says why" || show
+bad "--golden with xfs" "^vm-provision: error: --golden: clones are personalised through libext2fs: an ext4 root, not xfs or btrfs" \
+    --hostname g1 --template debian-minimal --fs xfs --golden --dry-run
+bad "--clone overlay with raw" "^vm-provision: error: --clone: an overlay is a qcow2 disk: not with --image-format raw" \
+    --hostname g1 --template debian-minimal --clone overlay --image-format raw --dry-run
+bad "--refresh without a clone" "^vm-provision: error: --refresh: rebuilds a golden image: this guest is not a clone" \
+    --hostname g1 --refresh --dry-run
+good "--golden without a template" --hostname g1 --golden --dry-run
+line install | grep -q "^install: the golden image under"
+check $? "--golden: any ext4 guest can be a clone" || show
 
 # --- what wins ---------------------------------------------------------------
 
