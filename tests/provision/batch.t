@@ -10,7 +10,7 @@
 # image holds none of them.  Two of them (fb the overlay) boot on a bridge
 # in a network namespace, log in on hvc0, show their own name and
 # address, and ping each other.  A batch interrupted (SIGINT) at random
-# points, three times (the first while it builds a golden image afresh),
+# points, five times (the first while it builds a golden image afresh),
 # leaves only complete guests, and a cache whose golden images are whole
 # and without temporaries.  --batch-delete removes the fleet;
 # --golden-delete keeps an image that an overlay needs.  --count with
@@ -112,7 +112,7 @@ grep -E '^ +(fa|fb|fc|fd|fe) ' "$t/batch.out" | diag
 
 # --- the golden image ----------------------------------------------------------------------
 # the image the fleet's records name (the cache may hold others)
-ids=$(sed -n 's/^ *"golden": "\(.*\)",*$/\1/p' "$t"/lib/guests/f?.json | sort -u)
+ids=$(sed -n 's/.*"golden": *"\([^"]*\)".*/\1/p' "$t"/lib/guests/f?.json | sort -u)
 gid=$ids
 golden=$VMKIT_CACHEDIR/golden/$gid
 "$P" --golden-list > "$t/golden.out" 2>&1
@@ -211,7 +211,7 @@ golden_whole() {
     done
     [ $n -ge 1 ]
 }
-for round in 1 2 3; do
+for round in 1 2 3 4 5; do
     cat > "$t/int.fleet" <<EOF
 [defaults]
 size    = 1536M
