@@ -134,6 +134,21 @@ check $? "the golden image names no guest: hostname localhost, empty machine-id,
 e2fsck -fn "$golden/disk.img" > "$t/golden.fsck" 2>&1
 check $? "the golden image's file system checks clean" || diag < "$t/golden.fsck"
 
+# a clone that fails at any step leaves nothing, and the golden image as it was
+"$P" --golden-list > "$t/golden.before" 2>&1
+for step in install identity kernel config; do
+    VMKIT_FAIL_AT=$step "$P" --hostname fx --golden --size 1536M --noswap --network none \
+        --password "batch pw" > "$t/fail.out" 2>&1
+    rc=$?
+    "$P" --golden-list > "$t/golden.after" 2>&1
+    [ $rc -ne 0 ] && [ ! -e "$t/etc/fx.cfg" ] && [ ! -e "$t/lib/guests/fx.json" ] &&
+        [ ! -e "$t/lib/domains/fx" ] && [ ! -e "$t/lib/boot/fx" ] &&
+        [ -z "$(ls -A "$t/lib/domains" | grep '^\.')" ] && cmp -s "$t/golden.before" "$t/golden.after" &&
+        [ -z "$(find "$VMKIT_CACHEDIR/golden" -name '.*')" ]
+    check $? "a clone failing after its $step step (exit $rc) leaves nothing; the golden images are as they were" ||
+        { tail -n 5 "$t/fail.out"; diff "$t/golden.before" "$t/golden.after"; } | diag
+done
+
 # --- read back, without booting ----------------------------------------------------------
 qemu-img convert -f qcow2 -O raw "$t/lib/domains/fb/disk.qcow2" "$t/fb.raw"
 dfs() {

@@ -34,12 +34,16 @@
 #include "diag.h"
 #include "proc.h"
 #include "tap.h"
+#include "testutil.h"
 
 #define MiB (1024LL * 1024)
 #define IMG_SIZE (64 * MiB)
 
 static char top[PATH_MAX];      /* the mkdtemp directory, resolved */
 static int log_fd = -1;         /* a memfd every call logs to */
+#define capture(o, ...) test_capture_v((o), log_fd, (const char *const[]){ __VA_ARGS__, NULL })
+#define status_of(...) test_status_v(log_fd, (const char *const[]){ __VA_ARGS__, NULL })
+#define have(prog) test_have(prog)
 static unsigned char *base_want;        /* base.raw's bytes */
 
 struct span {
@@ -71,63 +75,6 @@ static long long ms_now(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-struct out {
-    char *buf;
-    size_t len;
-};
-
-/* Runs argv with stdout caught in o (caller frees o->buf), stderr to the
- * log.  The exit status, or -1 when it did not run or was killed. */
-static int capture_v(struct out *o, const char *const argv[])
-{
-    struct proc_opts po;
-    struct stat st;
-    int mfd = memfd_create("test-clone", MFD_CLOEXEC), status = 0, r;
-
-    o->buf = NULL;
-    o->len = 0;
-    if (mfd < 0)
-        return -1;
-    proc_opts_init(&po);
-    po.stdout_fd = mfd;
-    po.stderr_fd = log_fd;
-    r = proc_run(argv[0], (char *const *)argv, &po, 300 * 1000, &status);
-    if (r == 0 && fstat(mfd, &st) == 0 && (o->buf = malloc((size_t)st.st_size + 1))) {
-        ssize_t n = pread(mfd, o->buf, (size_t)st.st_size, 0);
-
-        o->len = n > 0 ? (size_t)n : 0;
-        o->buf[o->len] = '\0';
-    }
-    close(mfd);
-    if (r || !WIFEXITED(status))
-        return -1;
-    return WEXITSTATUS(status);
-}
-
-#define capture(o, ...) capture_v((o), (const char *const[]){ __VA_ARGS__, NULL })
-#define status_of(...) run_status((const char *const[]){ __VA_ARGS__, NULL })
-static int run_status(const char *const argv[])
-{
-    struct out o;
-    int s = capture_v(&o, argv);
-
-    free(o.buf);
-    return s;
-}
-
-static bool have(const char *prog)
-{
-    char *argv[] = { (char *)prog, (char *)"--version", NULL };
-    struct proc_opts po;
-    int status;
-
-    proc_opts_init(&po);
-    po.stdout_fd = PROC_NULL;
-    po.stderr_fd = PROC_NULL;
-    return proc_run(prog, argv, &po, 30 * 1000, &status) == 0 && WIFEXITED(status) &&
-           WEXITSTATUS(status) == 0;
 }
 
 static bool exists(const char *path)
@@ -300,25 +247,6 @@ static int children(void)
     return n;
 }
 
-static bool said_v(const struct diag *d, enum diag_level level, const char *file,
-                   const char *const words[])
-{
-    for (size_t i = 0; i < d->n; i++) {
-        bool all = d->v[i].level == level &&
-                   (!file || (d->v[i].file && !strcmp(d->v[i].file, file)));
-
-        for (size_t w = 0; all && words[w]; w++)
-            all = strstr(d->v[i].msg, words[w]) != NULL;
-        if (all)
-            return true;
-    }
-    for (size_t i = 0; i < d->n; i++)
-        printf("#   %s: %s: %s\n", d->v[i].level == DIAG_ERROR ? "error" : "warning",
-               d->v[i].file ? d->v[i].file : "-", d->v[i].msg);
-    return false;
-}
-
-#define said(d, level, file, ...) said_v((d), (level), (file), (const char *const[]){ __VA_ARGS__, NULL })
 
 static bool quiet(const struct diag *d)
 {
@@ -575,7 +503,7 @@ static void test_overlay(const char *base)
     char ov[PATH_MAX], p[PATH_MAX];
     struct diag d;
     struct stat st;
-    struct out o;
+    struct test_out o;
     json_object *info;
     int r;
 

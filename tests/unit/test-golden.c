@@ -23,36 +23,12 @@
 #include "golden.h"
 #include "journal.h"
 #include "tap.h"
+#include "testutil.h"
 
 static char base[] = "/tmp/test-golden.XXXXXX";
+#define put(rel, content, mode) test_put(base, (rel), (content), (mode))
+#define in_base(rel) test_path(base, (rel))
 static char cachedir[sizeof base + 8];
-
-static void put(const char *rel, const char *content, mode_t mode)
-{
-    char path[PATH_MAX + 64];
-    FILE *f;
-
-    snprintf(path, sizeof path, "%s/%s", base, rel);
-    for (char *p = path + strlen(base) + 1; (p = strchr(p, '/')); p++) {
-        *p = 0;
-        mkdir(path, 0755);
-        *p = '/';
-    }
-    f = fopen(path, "w");
-    fputs(content, f);
-    fclose(f);
-    chmod(path, mode);
-}
-
-static char *in_base(const char *rel)
-{
-    static char buf[4][PATH_MAX + 64];
-    static int slot;
-    char *p = buf[slot++ % 4];
-
-    snprintf(p, PATH_MAX + 64, "%s/%s", base, rel);
-    return p;
-}
 
 static int exists(const char *path)
 {
@@ -583,15 +559,6 @@ static void test_locks(void)
     }
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    remove(path);
-    return 0;
-}
-
 int main(void)
 {
     if (!mkdtemp(base))
@@ -602,6 +569,6 @@ int main(void)
     test_not_entries();
     test_abort_and_sweep();
     test_locks();
-    nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    test_rm_tree(base);
     return tap_done();
 }

@@ -33,12 +33,16 @@
 #include "image.h"
 #include "proc.h"
 #include "tap.h"
+#include "testutil.h"
 
 #define MiB (1024ULL * 1024)
 
 static char top[PATH_MAX];      /* the mkdtemp directory */
 static char scratch[PATH_MAX];  /* the tmpdir handed to image_build_fs: stays empty */
 static int log_fd = -1;         /* a memfd every image call logs to */
+#define capture(o, ...) test_capture_v((o), PROC_NULL, (const char *const[]){ __VA_ARGS__, NULL })
+#define status_of(...) test_status_v(PROC_NULL, (const char *const[]){ __VA_ARGS__, NULL })
+#define have(prog) test_have(prog)
 
 /* ---- helpers ---- */
 
@@ -60,70 +64,11 @@ static const char *at(char *buf, size_t len, const char *name)
     return buf;
 }
 
-struct out {
-    char *buf;      /* NUL-terminated (binary output may hold NULs) */
-    size_t len;
-};
-
-/* Runs argv (NULL-terminated) with stdout caught in o (caller frees
- * o->buf), stderr dropped.  The exit status, or -1 when it did not run
- * or was killed. */
-static int capture_v(struct out *o, const char *const argv[])
-{
-    struct proc_opts po;
-    struct stat st;
-    int mfd = memfd_create("test-image", MFD_CLOEXEC), status = 0, r;
-
-    o->buf = NULL;
-    o->len = 0;
-    if (mfd < 0)
-        return -1;
-    proc_opts_init(&po);
-    po.stdout_fd = mfd;
-    po.stderr_fd = PROC_NULL;
-    r = proc_run(argv[0], (char *const *)argv, &po, 300 * 1000, &status);
-    if (r == 0 && fstat(mfd, &st) == 0 && (o->buf = malloc((size_t)st.st_size + 1))) {
-        ssize_t n = pread(mfd, o->buf, (size_t)st.st_size, 0);
-
-        o->len = n > 0 ? (size_t)n : 0;
-        o->buf[o->len] = '\0';
-    }
-    close(mfd);
-    if (r || !WIFEXITED(status))
-        return -1;
-    return WEXITSTATUS(status);
-}
-
-#define capture(o, ...) capture_v((o), (const char *const[]){ __VA_ARGS__, NULL })
-
-/* Runs a command for its exit status only. */
-#define status_of(...) run_status((const char *const[]){ __VA_ARGS__, NULL })
-static int run_status(const char *const argv[])
-{
-    struct out o;
-    int s = capture_v(&o, argv);
-
-    free(o.buf);
-    return s;
-}
-
-/* The program answers (exists in $PATH). */
-static bool have(const char *prog)
-{
-    char *argv[] = { (char *)prog, (char *)"--version", NULL };
-    struct proc_opts po;
-    int status;
-
-    proc_opts_init(&po);
-    po.stdout_fd = PROC_NULL;
-    po.stderr_fd = PROC_NULL;
-    return proc_run(prog, argv, &po, 30 * 1000, &status) == 0;
-}
 
 /* blkid -p's value of tag for path ("" when none). */
 static char *blkid(const char *path, const char *tag, char *buf, size_t len)
 {
-    struct out o;
+    struct test_out o;
 
     capture(&o, "blkid", "-p", "-o", "value", "-s", tag, path);
     fmt(buf, len, "%s", o.buf ? o.buf : "");
@@ -249,27 +194,6 @@ static bool no_errors(const struct diag *d)
     return d->nerrors == 0;
 }
 
-/* Some entry of d at level, naming file (NULL: any), says every word of
- * the NULL-terminated list. */
-static bool said_v(const struct diag *d, enum diag_level level, const char *file,
-                   const char *const words[])
-{
-    for (size_t i = 0; i < d->n; i++) {
-        bool all = d->v[i].level == level &&
-                   (!file || (d->v[i].file && !strcmp(d->v[i].file, file)));
-
-        for (size_t w = 0; all && words[w]; w++)
-            all = strstr(d->v[i].msg, words[w]) != NULL;
-        if (all)
-            return true;
-    }
-    for (size_t i = 0; i < d->n; i++)
-        printf("#   %s: %s: %s\n", d->v[i].level == DIAG_ERROR ? "error" : "warning",
-               d->v[i].file ? d->v[i].file : "-", d->v[i].msg);
-    return false;
-}
-
-#define said(d, level, file, ...) said_v((d), (level), (file), (const char *const[]){ __VA_ARGS__, NULL })
 
 static bool log_has(const char *s)
 {
@@ -306,7 +230,7 @@ static long num_after(const char *s, const char *key, int base)
 static bool ext4_stat(const char *img, const char *path, struct ino *i)
 {
     char req[PATH_MAX + 16];
-    struct out o;
+    struct test_out o;
     const char *p;
 
     memset(i, 0, sizeof(*i));
@@ -336,7 +260,7 @@ static bool ext4_stat(const char *img, const char *path, struct ino *i)
 static bool ext4_cat_is(const char *img, const char *path, const void *want, size_t len)
 {
     char req[PATH_MAX + 16];
-    struct out o;
+    struct test_out o;
     bool same;
 
     fmt(req, sizeof(req), "cat \"%s\"", path);
@@ -353,7 +277,7 @@ static void test_ext4(void)
     struct ino i, j;
     bool got;
     struct stat st;
-    struct out o;
+    struct test_out o;
     int r;
 
     if (!have("mke2fs") || !have("debugfs")) {
@@ -426,7 +350,7 @@ static void test_ext4(void)
 static long xfs_field(const char *img, const char *path, const char *field)
 {
     char pc[PATH_MAX + 8], fc[64], key[64];
-    struct out o;
+    struct test_out o;
     long v = -1;
 
     fmt(pc, sizeof(pc), "path %s", path);
@@ -443,7 +367,7 @@ static long xfs_field(const char *img, const char *path, const char *field)
 static bool xfs_content_is(const char *img, const char *path, const void *want, size_t len)
 {
     char pc[PATH_MAX + 8], cc[64];
-    struct out o;
+    struct test_out o;
     long long start, off;
     bool same = false;
     const char *p;
@@ -476,7 +400,7 @@ static void test_xfs(void)
     char root[PATH_MAX], img[PATH_MAX], buf[64], first[PATH_MAX + 32];
     struct diag d;
     struct stat st;
-    struct out o;
+    struct test_out o;
     int r;
 
     if (!have("mkfs.xfs") || !have("xfs_db")) {
@@ -585,7 +509,7 @@ static void test_btrfs(void)
     char first[PATH_MAX + 16];
     struct diag d;
     struct stat st;
-    struct out o;
+    struct test_out o;
     long a, b;
     int r;
 
@@ -662,7 +586,7 @@ static void test_qcow2(void)
     char raw[PATH_MAX], dst[PATH_MAX], missing[PATH_MAX];
     struct diag d;
     struct stat st;
-    struct out o;
+    struct test_out o;
     int r;
 
     if (!have("qemu-img")) {
