@@ -120,10 +120,13 @@ static int words_split(const char *s, struct dist_words *w)
             break;
         for (b = p; *p && *p != ' ' && *p != '\t'; p++)
             ;
-        v = realloc(w->v, (w->n + 1) * sizeof(*v));
+        /* NULL-terminated too: the lists go where a strv is taken
+         * (install_req's components, strv_join) */
+        v = realloc(w->v, (w->n + 2) * sizeof(*v));
         if (!v)
             return -ENOMEM;
         w->v = v;
+        w->v[w->n + 1] = NULL;
         if (!(w->v[w->n] = strndup(b, (size_t)(p - b))))
             return -ENOMEM;
         w->n++;
