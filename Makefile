@@ -40,10 +40,15 @@ BOOT_LIBS   := $(shell pkg-config --libs $(BOOT_PKGS) 2>/dev/null || echo -lext2
 ALL_CFLAGS += $(BOOT_CFLAGS)
 # partitioned guest disks (vm-provision only): libparted writes the table
 PARTED_LIBS := $(shell pkg-config --libs libparted 2>/dev/null || echo -lparted)
+# the identity step through a libguestfs appliance (vm-provision only:
+# provision/gfsroot.c)
+GFS_CFLAGS := $(shell pkg-config --cflags libguestfs 2>/dev/null)
+GFS_LIBS   := $(shell pkg-config --libs libguestfs 2>/dev/null || echo -lguestfs)
+ALL_CFLAGS += $(GFS_CFLAGS)
 # what vm-provision's modules link (libext2fs and com_err, in BOOT_LIBS,
 # for provision/ext2root.c); not the fuzz targets: libparted's own
 # initialiser reads past a buffer under ASan before main runs
-PROV_LIBS  = $(RPM_LIBS) $(PARTED_LIBS) $(BOOT_LIBS)
+PROV_LIBS  = $(RPM_LIBS) $(PARTED_LIBS) $(GFS_LIBS) $(BOOT_LIBS)
 
 ifeq ($(V),1)
 Q =
