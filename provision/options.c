@@ -27,6 +27,7 @@ static const char *const table_choices[] = { "gpt", "msdos", NULL };
 static const char *const boot_method_choices[] = { "pygrub", "direct", NULL };
 static const char *const network_choices[] = { "bridge", "user", "none", NULL };
 static const char *const clone_choices[] = { "overlay", "copy", NULL };
+static const char *const customize_choices[] = { "ext2fs", "guestfs", NULL };
 static const char *const method_choices[] = {
     "mmdebstrap", "debootstrap", "rpm", "tar", "copy", NULL,
 };
@@ -73,6 +74,9 @@ const struct opt_def options_table[] = {
       "overlay for qcow2, copy for raw",
       "a golden clone's disk: overlay (a qcow2 overlay backed by the golden image)"
       " or copy (a reflink or sparse copy)"),
+    V("customize", "METHOD", SLOT_CUSTOMIZE, CK_CHOICE, customize_choices, "ext2fs",
+      "how a golden clone's identity is written: ext2fs (libext2fs on the image,"
+      " milliseconds) or guestfs (in a libguestfs appliance, seconds)"),
     F("refresh", SLOT_REFRESH, 1, OPT_CMDLINE_ONLY,
       "build the golden image afresh (older ones go once no overlay uses them)"),
     V("dir", "DIR", SLOT_DIR, CK_DIR, NULL, "$VMKIT_LIBDIR",

@@ -67,6 +67,7 @@ enum opt_slot {
     SLOT_CACHE,         /* bool: --cache, --no-cache */
     SLOT_GOLDEN,        /* bool: --golden, --no-golden (unset: the plan decides) */
     SLOT_CLONE,         /* overlay, copy */
+    SLOT_CUSTOMIZE,     /* ext2fs, guestfs */
     SLOT_BOOT,          /* bool */
     SLOT_FORCE,         /* bool */
     SLOT_DRY_RUN,       /* bool */

@@ -22,6 +22,7 @@
 #include "fileio.h"
 #include "golden.h"
 #include "ext2root.h"
+#include "gfsroot.h"
 #include "hooks.h"
 #include "identity.h"
 #include "image.h"
@@ -1142,12 +1143,16 @@ static int stop_export(void *arg)
 }
 
 /* Personalises the clone: through libext2fs, on the raw image or on the
- * overlay exposed as one. */
+ * overlay exposed as one; or in a libguestfs appliance. */
 static int clone_identity(struct pipeline *pl, const struct identity *id)
 {
     char *view = NULL;
     int r;
 
+    if (!strcmp(pl->p->customize, "guestfs")) {
+        detail(pl, "in a libguestfs appliance (--customize guestfs)");
+        return identity_apply_guestfs(id, pl->new_disk, pl->p->image_format, pl->d);
+    }
     if (strcmp(pl->p->image_format, "qcow2"))
         return identity_apply_ext2(id, pl->new_disk, 0, 0, pl->d);
     if (!(view = paths_join(pl->workdir, "disk.view")))

@@ -1031,6 +1031,8 @@ static void resolve_golden(struct ctx *c)
         return;
     }
     p->golden = true;
+    p->customize = val(c->o, SLOT_CUSTOMIZE) && !strcmp(val(c->o, SLOT_CUSTOMIZE), "guestfs")
+                   ? "guestfs" : "ext2fs";
     p->clone = clone ? (!strcmp(clone, "overlay") ? "overlay" : "copy")
                      : !strcmp(p->image_format, "qcow2") ? "overlay" : "copy";
     if (!strcmp(p->clone, "overlay") && fmt && strcmp(fmt, "qcow2")) {
@@ -1329,7 +1331,10 @@ char *plan_describe(const struct plan *p)
             p->password == PLAN_PASSWORD_GIVEN ? "given" :
             p->password == PLAN_PASSWORD_GENERATE ? "generated" : "none (locked)",
             p->ssh_key ? p->ssh_key : "none");
-    if (p->golden)
+    if (p->golden && !strcmp(p->customize, "guestfs"))
+        fprintf(f, "; written into the clone by a libguestfs appliance (--customize guestfs),"
+                " never mounted on the host\n");
+    else if (p->golden)
         fprintf(f, "; written into the clone through libext2fs, never mounted%s\n",
                 strcmp(p->clone, "overlay") ? ""
                 : " (the overlay seen as a raw file through qemu-storage-daemon's FUSE export)");

@@ -105,6 +105,7 @@ struct plan {
     /* a clone of a golden image (--golden; golden.h) */
     bool golden;
     const char *clone;              /* static: "overlay" or "copy" (golden only) */
+    const char *customize;          /* static: "ext2fs" or "guestfs" (golden only) */
     bool refresh;                   /* --refresh: build the golden image afresh */
     const char *golden_why;         /* static: why a template's or a batch's guest
                                      * is not a clone after all; NULL */

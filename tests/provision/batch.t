@@ -149,6 +149,17 @@ for step in install identity kernel config; do
         { tail -n 5 "$t/fail.out"; diff "$t/golden.before" "$t/golden.after"; } | diag
 done
 
+# the other way to personalise a clone: a libguestfs appliance
+"$P" --hostname fg --golden --size 1536M --noswap --network none --customize guestfs \
+    --password "batch pw" > "$t/fg.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && [ "$(debugfs -R 'cat /etc/hostname' "$t/lib/domains/fg/disk.img" 2>/dev/null)" = fg ] &&
+    debugfs -R 'cat /etc/ssh/ssh_host_ed25519_key.pub' "$t/lib/domains/fg/disk.img" 2>/dev/null |
+        grep -q 'root@fg$' && e2fsck -fn "$t/lib/domains/fg/disk.img" > /dev/null 2>&1
+check $? "--customize guestfs: a clone personalised in a libguestfs appliance ($(sed -n 's/.*identity: done in \(.*\)/\1/p' "$t/fg.out"))" ||
+    tail -n 8 "$t/fg.out" | diag
+"$P" --delete fg > /dev/null 2>&1
+
 # --- read back, without booting ----------------------------------------------------------
 qemu-img convert -f qcow2 -O raw "$t/lib/domains/fb/disk.qcow2" "$t/fb.raw"
 dfs() {

@@ -120,6 +120,9 @@ check $? "--image-format qcow2: a qcow2 overlay on the golden image" || show
 good "--clone overlay" --hostname g1 --template debian-minimal --clone overlay --dry-run
 line storage | grep -qF "/g1/disk.qcow2 (qcow2," && line install | grep -qF "a qcow2 overlay backed"
 check $? "--clone overlay makes the disk qcow2" || show
+good "--customize guestfs" --hostname g1 --template debian-minimal --customize guestfs --dry-run
+line identity | grep -qF "written into the clone by a libguestfs appliance (--customize guestfs)"
+check $? "--customize guestfs: the identity written by a libguestfs appliance" || show
 good "--no-golden" --hostname g1 --template debian-minimal --no-golden --dry-run
 line install | grep -q "^install: mmdebstrap" && ! line install | grep -q golden
 check $? "--no-golden: the guest's own install" || show
