@@ -71,7 +71,7 @@ const struct opt_def options_table[] = {
     F("no-golden", SLOT_GOLDEN, 0, 0,
       "install and hook this guest's root itself"),
     V("clone", "METHOD", SLOT_CLONE, CK_CHOICE, clone_choices,
-      "overlay for qcow2, copy for raw",
+      "overlay; copy with --image-format raw",
       "a golden clone's disk: overlay (a qcow2 overlay backed by the golden image)"
       " or copy (a reflink or sparse copy)"),
     V("customize", "METHOD", SLOT_CUSTOMIZE, CK_CHOICE, customize_choices, "ext2fs",

@@ -1033,12 +1033,21 @@ static void resolve_golden(struct ctx *c)
     p->golden = true;
     p->customize = val(c->o, SLOT_CUSTOMIZE) && !strcmp(val(c->o, SLOT_CUSTOMIZE), "guestfs")
                    ? "guestfs" : "ext2fs";
+    /* an overlay, unless a raw disk is asked for: it takes no time and
+     * next to no room */
     p->clone = clone ? (!strcmp(clone, "overlay") ? "overlay" : "copy")
-                     : !strcmp(p->image_format, "qcow2") ? "overlay" : "copy";
+                     : fmt && strcmp(fmt, "qcow2") ? "copy" : "overlay";
     if (!strcmp(p->clone, "overlay") && fmt && strcmp(fmt, "qcow2")) {
         options_error(c->d, c->o, SLOT_CLONE, "an overlay is a qcow2 disk: not with"
                       " --image-format %s", fmt);
         c->usage = 1;
+    } else if (!strcmp(p->clone, "overlay") && strcmp(p->image_format, "qcow2")) {
+        p->image_format = "qcow2";
+        free(p->disk_path);
+        if (!(p->disk_path = paths_join(p->image_dir, "disk.qcow2")))
+            NOMEM(c);
+        else
+            p->disk_exists = exists(p->disk_path);
     }
 }
 

@@ -51,6 +51,7 @@ fleet() {
 # five small guests on br0; fe takes DHCP
 [defaults]
 size     = 1536M
+image-format = raw     # copies of the golden image, but fb
 noswap   = yes
 memory   = 256M
 netmask  = 255.255.255.0
@@ -87,7 +88,7 @@ fleet 10.97.0.12 > "$t/dup.fleet"
 "$P" --batch "$t/dup.fleet" > "$t/dup.out" 2>&1
 rc=$?
 snapshot "$t/after"
-[ $rc -eq 2 ] && grep -q "dup.fleet:18:.*10.97.0.12 is already guest fb's (line 14)" "$t/dup.out" &&
+[ $rc -eq 2 ] && grep -q "dup.fleet:19:.*10.97.0.12 is already guest fb's (line 15)" "$t/dup.out" &&
     grep -q 'the fleet is refused; nothing was made' "$t/dup.out" && cmp -s "$t/before" "$t/after"
 check $? "a fleet with a duplicate address is refused (exit 2), naming both lines; nothing made" ||
     diag < "$t/dup.out"
@@ -150,7 +151,7 @@ for step in install identity kernel config; do
 done
 
 # the other way to personalise a clone: a libguestfs appliance
-"$P" --hostname fg --golden --size 1536M --noswap --network none --customize guestfs \
+"$P" --hostname fg --golden --size 1536M --image-format raw --noswap --network none --customize guestfs \
     --password "batch pw" > "$t/fg.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] && [ "$(debugfs -R 'cat /etc/hostname' "$t/lib/domains/fg/disk.img" 2>/dev/null)" = fg ] &&
@@ -241,6 +242,7 @@ for round in 1 2 3 4 5; do
     cat > "$t/int.fleet" <<EOF
 [defaults]
 size    = 1536M
+image-format = raw
 noswap  = yes
 network = none
 [i${round}a]

@@ -82,7 +82,7 @@ dm=$shipped/debian-minimal.conf
 good "--template debian-minimal" --hostname m1 --template debian-minimal --dry-run
 line validate | grep -qF "bookworm amd64 (debian, from $dm:$(lineno "$dm" '^dist')); settings from $conf (absent), template debian-minimal ($dm), then the command line"
 check $? "validate names the template and its file; the dist from it" || show
-line storage | grep -qF "(raw, 2G, ext4 labelled root); no swap ($dm:$(lineno "$dm" '^noswap'))"
+line storage | grep -qF "(qcow2, 2G, ext4 labelled root); no swap ($dm:$(lineno "$dm" '^noswap'))"
 check $? "storage: its size, no swap, said where from" || show
 line config | grep -qF "(pvh, memory 256M, maxmem 256M, 1 vcpu,"
 check $? "config: its memory" || show
@@ -91,7 +91,7 @@ check $? "hooks: its role minimal" || show
 
 dw=$shipped/debian-web.conf
 good "--template debian-web" --hostname w1 --template debian-web --dry-run
-line storage | grep -qF "(raw, 4G, ext4 labelled root); swap $VMKIT_LIBDIR/domains/w1/swap.img (raw, 256M)"
+line storage | grep -qF "(qcow2, 4G, ext4 labelled root); swap $VMKIT_LIBDIR/domains/w1/swap.img (raw, 256M)"
 check $? "debian-web: 4G and swap 256M" || show
 line install | grep -qE "; packages .*openssh-server.* nginx-light; cache "
 check $? "debian-web: nginx-light joins the install's package set (the cache key's)" || show
@@ -103,20 +103,21 @@ check $? "debian-web: memory 512M" || show
 good "--template centos7-minimal" --hostname c1 --template centos7-minimal --dry-run
 line install | grep -qF "built from: rpm centos7 release 7 x86_64 from https://vault.centos.org/centos"
 check $? "centos7-minimal: an rpm install of centos7" || show
-line storage | grep -qF "(raw, 3G, ext4 labelled root); swap $VMKIT_LIBDIR/domains/c1/swap.img (raw, 256M)" &&
+line storage | grep -qF "(qcow2, 3G, ext4 labelled root); swap $VMKIT_LIBDIR/domains/c1/swap.img (raw, 256M)" &&
     line config | grep -qF "memory 512M"
 check $? "centos7-minimal: 3G, swap 256M, memory 512M" || show
 
 # a template's guest is a golden clone, unless it cannot be or is told not to be
 good "--template: a golden clone" --hostname g1 --template debian-minimal --dry-run
-line install | grep -q "^install: the golden image under .*/golden (key: .*built from: mmdebstrap .*; the disk .*/g1/disk.img: a raw copy of the golden image (reflink, else sparse)$" &&
+line install | grep -q "^install: the golden image under .*/golden (key: .*built from: mmdebstrap .*; the disk .*/g1/disk.qcow2: a qcow2 overlay backed by the golden image (backing format raw)$" &&
+    line storage | grep -qF "/g1/disk.qcow2 (qcow2," &&
     line filesystem | grep -qF "none to build: the clone" &&
-    line identity | grep -qF "written into the clone through libext2fs, never mounted"
-check $? "--template: the disk is a copy of the golden image, personalised in place" || show
-good "--template with qcow2" --hostname g1 --template debian-minimal --image-format qcow2 --dry-run
-line install | grep -qF "disk.qcow2: a qcow2 overlay backed by the golden image (backing format raw)" &&
-    line identity | grep -qF "qemu-storage-daemon's FUSE export"
-check $? "--image-format qcow2: a qcow2 overlay on the golden image" || show
+    line identity | grep -qF "written into the clone through libext2fs, never mounted (the overlay seen as a raw file through qemu-storage-daemon's FUSE export)"
+check $? "--template: the disk is a qcow2 overlay on the golden image, personalised in place" || show
+good "--template with raw" --hostname g1 --template debian-minimal --image-format raw --dry-run
+line install | grep -qF "/g1/disk.img: a raw copy of the golden image (reflink, else sparse)" &&
+    line storage | grep -qF "/g1/disk.img (raw,"
+check $? "--image-format raw: a raw copy of the golden image" || show
 good "--clone overlay" --hostname g1 --template debian-minimal --clone overlay --dry-run
 line storage | grep -qF "/g1/disk.qcow2 (qcow2," && line install | grep -qF "a qcow2 overlay backed"
 check $? "--clone overlay makes the disk qcow2" || show
@@ -143,7 +144,7 @@ check $? "--golden: any ext4 guest can be a clone" || show
 
 good "the command line over a template" --hostname m1 --template debian-minimal --memory 1G \
     --size 3G --swap 128M --role ssh --dry-run
-line config | grep -qF "memory 1G, maxmem 1G" && line storage | grep -qF "(raw, 3G," &&
+line config | grep -qF "memory 1G, maxmem 1G" && line storage | grep -qF "(qcow2, 3G," &&
     line storage | grep -qF "swap $VMKIT_LIBDIR/domains/m1/swap.img (raw, 128M)" &&
     line hooks | grep -qF "roles/ssh (1 hook)" && ! line hooks | grep -qF roles/minimal
 check $? "--memory, --size, --swap and --role override the template's" || show
@@ -155,7 +156,7 @@ cfg=$cap/guest.conf
 printf 'memory = 768M\nvcpus = 3\nswap = 64M\n' > "$cfg"
 good "--config over a template" --hostname m1 --template debian-minimal --config "$cfg" --dry-run
 line config | grep -qF "memory 768M, maxmem 768M, 3 vcpus" &&
-    line storage | grep -qF "(raw, 2G, ext4 labelled root); swap $VMKIT_LIBDIR/domains/m1/swap.img (raw, 64M)"
+    line storage | grep -qF "(qcow2, 2G, ext4 labelled root); swap $VMKIT_LIBDIR/domains/m1/swap.img (raw, 64M)"
 check $? "--config overrides the template (memory, vcpus, swap), the rest stays (size)" || show
 line validate | grep -qF "template debian-minimal ($dm), $cfg, then the command line"
 check $? "validate: the template before the --config files" || show
@@ -167,15 +168,15 @@ check $? "the command line overrides --config, which overrides the template" || 
 printf 'bridge = xenbr0\nmemory = 2G\nsize = 8G\n' > "$conf"
 good "provision.conf under a template" --hostname m1 --template debian-minimal --dry-run
 line config | grep -qF "memory 256M, maxmem 256M, 1 vcpu, mac " && line config | grep -qF "bridge xenbr0" &&
-    line storage | grep -qF "(raw, 2G,"
+    line storage | grep -qF "(qcow2, 2G,"
 check $? "the template overrides provision.conf (memory, size); the rest stays (bridge)" || show
 
 printf 'template = debian-minimal\nbridge = xenbr0\n' > "$conf"
 good "a site's default template" --hostname m1 --dry-run
-line validate | grep -qF "template debian-minimal ($dm)" && line storage | grep -qF "(raw, 2G,"
+line validate | grep -qF "template debian-minimal ($dm)" && line storage | grep -qF "(qcow2, 2G,"
 check $? "template = NAME in provision.conf picks the default template" || show
 good "--template over provision.conf's" --hostname w1 --template debian-web --dry-run
-line validate | grep -qF "template debian-web ($dw)" && line storage | grep -qF "(raw, 4G,"
+line validate | grep -qF "template debian-web ($dw)" && line storage | grep -qF "(qcow2, 4G,"
 check $? "--template NAME replaces provision.conf's" || show
 printf 'template =\n' > "$cfg"
 good "template = (empty) in --config" --hostname m1 --config "$cfg" --dry-run
@@ -183,7 +184,7 @@ good "template = (empty) in --config" --hostname m1 --config "$cfg" --dry-run
 check $? "an empty template in a --config file means none" || show
 printf 'template = debian-web\n' > "$cfg"
 good "template in --config" --hostname w1 --config "$cfg" --dry-run
-line validate | grep -qF "template debian-web ($dw), $cfg" && line storage | grep -qF "(raw, 4G,"
+line validate | grep -qF "template debian-web ($dw), $cfg" && line storage | grep -qF "(qcow2, 4G,"
 check $? "a --config file's template wins over provision.conf's, and still goes under it" || show
 rm -f "$conf"
 
@@ -194,7 +195,7 @@ printf '# description: our small Debian\nsize = 3G\nmemory = 384M\n' > "$site/de
 printf '# build machines\n\nvcpus = 2\nrole = sudo\npackages = build-essential,git\n' > "$site/builder.conf"
 good "a site template shadows the shipped one" --hostname m1 --template debian-minimal --dry-run
 line validate | grep -qF "template debian-minimal ($site/debian-minimal.conf)" &&
-    line storage | grep -qF "(raw, 3G," && line config | grep -qF "memory 384M" &&
+    line storage | grep -qF "(qcow2, 3G," && line config | grep -qF "memory 384M" &&
     line storage | grep -qF "swap $VMKIT_LIBDIR/domains/m1/swap.img (raw, 512M)"
 check $? "\$VMKIT_CONFDIR/templates/NAME.conf is read instead of the shipped one (no noswap)" || show
 good "a site template of its own" --hostname b1 --template builder --dry-run
