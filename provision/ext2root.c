@@ -323,27 +323,6 @@ static void set_owner(struct ext2_inode *inode, uid_t uid, gid_t gid)
     ext2fs_set_i_gid_high(*inode, (__u16)(gid >> 16));
 }
 
-/* An absolute guest path: `/' then components that are not empty, `.'
- * or `..'; not "/" itself (as identity.c's). */
-static int check_guest_path(const char *path)
-{
-    const char *p = path;
-
-    if (path[0] != '/' || !path[1] || strlen(path) >= PATH_MAX)
-        return -EINVAL;
-    while (*p == '/') {
-        const char *c = ++p;
-        size_t n = strcspn(c, "/");
-
-        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
-            return -EINVAL;
-        if (n > EXT2_NAME_LEN)
-            return -ENAMETOOLONG;
-        p = c + n;
-    }
-    return 0;
-}
-
 /* The target of the symlink ino (inode read) into a new string of at most
  * max bytes: -ENAMETOOLONG past it, -EUCLEAN for a NUL inside.  Fast
  * symlinks hold it in i_block, inline-data ones in the inode (read by the
@@ -484,6 +463,12 @@ static int resolve(struct e2root *e, const char *path, bool follow, ext2_ino_t *
     if (inode_r)
         *inode_r = inode;
     return 0;
+}
+
+/* identity.h's path rules, with ext2/3/4's longest name. */
+static int check_guest_path(const char *path)
+{
+    return identity_path_check(path, EXT2_NAME_LEN);
 }
 
 /* The directory that holds path (followed) in *dir_r, its last component

@@ -89,26 +89,6 @@ static void clear(struct gfs_session *s)
 
 /* ---- paths ---- */
 
-/* An absolute guest path: no empty, `.' or `..' component, not "/". */
-static int check_guest_path(const char *path)
-{
-    const char *p = path;
-
-    if (path[0] != '/' || !path[1] || strlen(path) >= PATH_MAX)
-        return -EINVAL;
-    while (*p == '/') {
-        const char *c = ++p;
-        size_t n = strcspn(c, "/");
-
-        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
-            return -EINVAL;
-        if (n > NAME_MAX_LEN)
-            return -ENAMETOOLONG;
-        p = c + n;
-    }
-    return 0;
-}
-
 /* The directory part of a checked path ("/" for "/etc"). */
 static void parent_of(const char *path, char parent[PATH_MAX])
 {
@@ -150,6 +130,12 @@ static int temp_path(struct gfs_session *s, const char *dir, char out[PATH_MAX])
         return fail(s);
     }
     return -EEXIST;
+}
+
+/* identity.h's path rules, with ext2/3/4's longest name. */
+static int check_guest_path(const char *path)
+{
+    return identity_path_check(path, NAME_MAX_LEN);
 }
 
 /* ---- the operations ---- */

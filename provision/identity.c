@@ -147,9 +147,7 @@ struct dirroot {
     int rootfd;
 };
 
-/* An absolute guest path: `/' then components that are not empty, `.'
- * or `..'; not "/" itself. */
-static int check_guest_path(const char *path)
+int identity_path_check(const char *path, size_t name_max)
 {
     const char *p = path;
 
@@ -161,6 +159,8 @@ static int check_guest_path(const char *path)
 
         if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
             return -EINVAL;
+        if (n > name_max)
+            return -ENAMETOOLONG;
         p = c + n;
     }
     return 0;
@@ -194,7 +194,7 @@ static int open_parent(const struct dirroot *r, const char *path, const char **b
     const char *slash;
     int fd;
 
-    if ((fd = check_guest_path(path)))
+    if ((fd = identity_path_check(path, NAME_MAX)))
         return fd;
     slash = strrchr(path, '/');
     if (slash == path) {
@@ -410,7 +410,7 @@ static int dir_stat(void *ctx, const char *path, bool follow, struct identity_st
     int fd, r = 0;
 
     if (follow) {
-        if ((r = check_guest_path(path)))
+        if ((r = identity_path_check(path, NAME_MAX)))
             return r;
         if ((fd = open_in_root(ctx, path, O_PATH)) < 0)
             return fd;
@@ -473,7 +473,7 @@ static int dir_list(void *ctx, const char *path, size_t max, char ***names_r)
     int fd, r;
 
     *names_r = NULL;
-    if ((r = check_guest_path(path)))
+    if ((r = identity_path_check(path, NAME_MAX)))
         return r;
     if ((fd = open_in_root(ctx, path, O_RDONLY | O_DIRECTORY)) < 0)
         return fd;

@@ -162,6 +162,13 @@ struct identity_root_ops {
     void (*close)(void *ctx);
 };
 
+/*
+ * Whether path is a path the backends take: absolute, components not
+ * empty, `.' or `..', not "/" itself, shorter than PATH_MAX.  0; -EINVAL;
+ * -ENAMETOOLONG for a component longer than name_max bytes.
+ */
+int identity_path_check(const char *path, size_t name_max);
+
 /* An opened guest root. */
 struct identity_root {
     const struct identity_root_ops *ops;
