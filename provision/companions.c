@@ -259,21 +259,29 @@ static void free_names(char **v)
     free(v);
 }
 
+/* The golden images in the cache: 0, or 1 after saying why not. */
+static int list_goldens(const char *prog, struct golden_entry **v_r, size_t *n_r)
+{
+    struct diag d;
+    int r;
+
+    diag_init(&d);
+    r = golden_list(paths_root(PATHS_CACHE), v_r, n_r, &d);
+    diag_print(&d, stderr, prog);
+    diag_dispose(&d);
+    if (r)
+        fprintf(stderr, "%s: cannot list the golden images: %s\n", prog, strerror(-r));
+    return r ? 1 : 0;
+}
+
 int companions_golden_list(const char *prog)
 {
     struct golden_entry *v = NULL;
-    struct diag d;
     size_t n = 0;
-    int r, status = 0;
+    int status = 0;
 
-    diag_init(&d);
-    r = golden_list(paths_root(PATHS_CACHE), &v, &n, &d);
-    diag_print(&d, stderr, prog);
-    diag_dispose(&d);
-    if (r) {
-        fprintf(stderr, "%s: cannot list the golden images: %s\n", prog, strerror(-r));
+    if (list_goldens(prog, &v, &n))
         return 1;
-    }
     printf("%-28s %-16s %-10s %-6s %-5s %-8s %-8s %s\n", "Id", "Template", "Dist", "Arch",
            "Fs", "Size", "On disk", "Overlays");
     for (size_t i = 0; i < n; i++) {
@@ -326,20 +334,13 @@ static int golden_delete_one(const char *prog, const char *id, bool all)
 int companions_golden_delete(const char *prog, const char *id)
 {
     struct golden_entry *v = NULL;
-    struct diag d;
     size_t n = 0;
-    int r, status = 0;
+    int status = 0;
 
     if (strcmp(id, "all"))
         return golden_delete_one(prog, id, false);
-    diag_init(&d);
-    r = golden_list(paths_root(PATHS_CACHE), &v, &n, &d);
-    diag_print(&d, stderr, prog);
-    diag_dispose(&d);
-    if (r) {
-        fprintf(stderr, "%s: cannot list the golden images: %s\n", prog, strerror(-r));
+    if (list_goldens(prog, &v, &n))
         return 1;
-    }
     for (size_t i = 0; i < n; i++)
         status |= golden_delete_one(prog, v[i].id, true);
     golden_entries_free(v, n);

@@ -103,13 +103,14 @@ static int list_put(struct hook_list *l, char *path)
             return 0;
         }
     }
-    v = realloc(l->paths, (l->n + 1) * sizeof(*v));
+    v = realloc(l->paths, (l->n + 2) * sizeof(*v));
     if (!v) {
         free(path);
         return -ENOMEM;
     }
     l->paths = v;
     l->paths[l->n++] = path;
+    l->paths[l->n] = NULL;
     return 0;
 }
 

@@ -16,7 +16,8 @@
 #include "diag.h"
 
 struct hook_list {
-    char **paths;       /* absolute paths, sorted by base name; owned */
+    char **paths;       /* absolute paths, sorted by base name, NULL-terminated
+                         * (NULL when there are none); owned */
     size_t n;
 };
 

@@ -464,41 +464,39 @@ static int room_at(const char *path, dev_t *dev_r, uint64_t *avail_r)
  */
 static int batch_room(const struct batch_ctx *c, struct diag *d)
 {
-    uint64_t *need = calloc(c->n, sizeof(*need)), avail;
+    uint64_t *need = calloc(c->n, sizeof(*need)), *avail = calloc(c->n, sizeof(*avail));
+    dev_t *dev = calloc(c->n, sizeof(*dev));
     struct golden_entry *gv = NULL;
-    bool *done = calloc(c->n, sizeof(*done));
     size_t ng = 0;
-    dev_t dev;
     int r = 0;
 
-    if (!need || !done) {
-        r = -ENOMEM;
-        goto out;
-    }
-    if (golden_list(paths_root(PATHS_CACHE), &gv, &ng, d) == -ENOMEM) {
+    if (!need || !avail || !dev ||
+        golden_list(paths_root(PATHS_CACHE), &gv, &ng, d) == -ENOMEM) {
         r = -ENOMEM;
         goto out;
     }
     for (size_t i = 0; i < c->n && !r; i++) {
-        const struct plan *pi = &c->plans[i];
-
-        if (done[i] || pi->lvm_vg)
+        if (c->plans[i].lvm_vg)
             continue;
-        if ((r = room_at(pi->image_dir, &dev, &avail)) < 0) {
-            diag_error(d, pi->image_dir, 0, 0, "cannot see how much room there is: %s",
-                       strerror(-r));
-            break;
-        }
-        /* every guest on the same file system */
-        for (size_t k = i; k < c->n; k++) {
+        if ((r = room_at(c->plans[i].image_dir, &dev[i], &avail[i])) < 0)
+            diag_error(d, c->plans[i].image_dir, 0, 0, "cannot see how much room there is:"
+                       " %s", strerror(-r));
+    }
+    /* each file system in turn: the first guest on it, then every guest's
+     * need there */
+    for (size_t i = 0; i < c->n && !r; i++) {
+        bool first = !c->plans[i].lvm_vg;
+
+        for (size_t k = 0; k < i && first; k++)
+            first = c->plans[k].lvm_vg || dev[k] != dev[i];
+        if (!first)
+            continue;
+        for (size_t k = 0; k < c->n; k++) {
             const struct plan *p = &c->plans[k];
-            dev_t dk;
-            uint64_t ak;
 
             need[k] = 0;
-            if (done[k] || p->lvm_vg || room_at(p->image_dir, &dk, &ak) || dk != dev)
+            if (p->lvm_vg || dev[k] != dev[i])
                 continue;
-            done[k] = true;
             need[k] = p->size + p->swap;
             if (p->golden && !strcmp(p->clone, "overlay"))
                 need[k] = p->swap + (1 << 20);
@@ -508,12 +506,13 @@ static int batch_room(const struct batch_ctx *c, struct diag *d)
                         !strcmp(gv[g].template_name, c->tnames[k]))
                         need[k] = gv[g].disk_bytes + p->swap;
         }
-        r = fleet_check_room(c->fleet, need, avail, pi->image_dir, d);
+        r = fleet_check_room(c->fleet, need, avail[i], c->plans[i].image_dir, d);
     }
 out:
     golden_entries_free(gv, ng);
     free(need);
-    free(done);
+    free(avail);
+    free(dev);
     return r;
 }
 

@@ -1582,7 +1582,8 @@ static int golden_key(struct pipeline *pl, const struct hook_list *l, char *cons
     const struct plan *p = pl->p;
     struct install_req req;
     struct install_repo *repos = NULL;
-    char *hooks = NULL, **paths = NULL;
+    char *hooks = NULL;
+    char *none[] = { NULL };
     int r;
 
     if ((r = install_request(pl, &req, &repos, &hooks)))
@@ -1592,17 +1593,13 @@ static int golden_key(struct pipeline *pl, const struct hook_list *l, char *cons
     free(repos);
     if (r)
         return r;
-    if (!(paths = calloc(l->n + 1, sizeof(*paths))))
-        return nomem(pl);
-    memcpy(paths, l->paths, l->n * sizeof(*paths));
     struct cache_golden_id id = {
-        .base_key = pl->base_key, .env = envp, .hooks = paths, .fs = p->fs, .size = p->size,
+        .base_key = pl->base_key, .env = envp, .hooks = l->paths ? l->paths : none,
+        .fs = p->fs, .size = p->size,
         .ext4_features = !strcmp(p->fs, "ext4") ? p->dist.ext4_features : NULL,
     };
 
-    r = cache_golden_key(&id, pl->golden_key, pl->d);
-    free(paths);
-    return r;
+    return cache_golden_key(&id, pl->golden_key, pl->d);
 }
 
 /* Builds the golden image into a new entry of the cache: the root

@@ -40,7 +40,8 @@ static void test_put(const char *dir, const char *rel, const char *content, mode
     chmod(path, mode);
 }
 
-/* dir/rel in one of four rotating buffers: for a few paths at a time. */
+/* dir/rel (rel may start with `/') in one of four rotating buffers: for
+ * a few paths at a time. */
 __attribute__((unused))
 static char *test_path(const char *dir, const char *rel)
 {
@@ -48,8 +49,33 @@ static char *test_path(const char *dir, const char *rel)
     static int slot;
     char *p = buf[slot++ % 4];
 
-    snprintf(p, PATH_MAX + 64, "%s/%s", dir, rel);
+    snprintf(p, PATH_MAX + 64, "%s%s%s", dir, rel[0] == '/' ? "" : "/", rel);
     return p;
+}
+
+/* mkdir -p dir/rel (mode 0755), dir existing. */
+__attribute__((unused))
+static void test_mkdirs(const char *dir, const char *rel)
+{
+    char p[PATH_MAX + 64];
+
+    snprintf(p, sizeof(p), "%s", test_path(dir, rel));
+    for (char *s = p + strlen(dir) + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            mkdir(p, 0755);
+            *s = '/';
+        }
+    mkdir(p, 0755);
+}
+
+/* dir/rel becomes a symlink to target (whatever was there removed). */
+__attribute__((unused))
+static void test_link(const char *dir, const char *rel, const char *target)
+{
+    unlink(test_path(dir, rel));
+    if (symlink(target, test_path(dir, rel)))
+        printf("# cannot link %s\n", test_path(dir, rel));
 }
 
 struct test_out {

@@ -22,52 +22,16 @@
 #include "identity.h"
 #include "proc.h"
 #include "tap.h"
+#include "testutil.h"
 
 static char base[] = "/tmp/vmkit-test-identity-XXXXXX";
 static int nroot;
+#define rm_rf(path) test_rm_tree(path)
+#define at(dir, rel) test_path((dir), (rel))
+#define mkdirs(dir, rel) test_mkdirs((dir), (rel))
+#define link_to(dir, rel, target) test_link((dir), (rel), (target))
 
 /* ---- building roots ---- */
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)f;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* A path under dir (static buffers, four in rotation). */
-static const char *at(const char *dir, const char *rel)
-{
-    static char bufs[4][PATH_MAX];
-    static int k;
-    char *b = bufs[k++ % 4];
-
-    snprintf(b, PATH_MAX, "%s%s%s", dir, rel[0] == '/' ? "" : "/", rel);
-    return b;
-}
-
-static void mkdirs(const char *dir, const char *rel)
-{
-    char p[PATH_MAX];
-
-    snprintf(p, sizeof(p), "%s", at(dir, rel));
-    for (char *s = p + strlen(dir) + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            mkdir(p, 0755);
-            *s = '/';
-        }
-    mkdir(p, 0755);
-}
 
 static void put(const char *dir, const char *rel, const char *text, mode_t mode)
 {
@@ -87,13 +51,6 @@ static void put(const char *dir, const char *rel, const char *text, mode_t mode)
     fputs(text, f);
     fclose(f);
     chmod(at(dir, rel), mode);
-}
-
-static void link_to(const char *dir, const char *rel, const char *target)
-{
-    unlink(at(dir, rel));
-    if (symlink(target, at(dir, rel)))
-        printf("# cannot link %s\n", at(dir, rel));
 }
 
 /* The whole file under dir, or NULL. */
